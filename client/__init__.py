@@ -1,0 +1,58 @@
+"""Typed client of the workflow platform's /v1 human-task API (sync and async)."""
+
+from ._async import AsyncCommandCenterClient
+from ._logs import RedactingFilter, install_redaction
+from ._retry import RetryPolicy
+from ._sync import CommandCenterClient
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    CommandCenterError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnprocessableEntityError,
+)
+from .models import (
+    Completion,
+    FieldType,
+    PayloadField,
+    RunEvent,
+    Task,
+    TaskPayload,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncCommandCenterClient",
+    "AuthenticationError",
+    "CommandCenterClient",
+    "CommandCenterError",
+    "Completion",
+    "ConflictError",
+    "FieldType",
+    "NotFoundError",
+    "PayloadField",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RedactingFilter",
+    "RetryPolicy",
+    "RunEvent",
+    "ServerError",
+    "Task",
+    "TaskPayload",
+    "UnprocessableEntityError",
+    "__version__",
+    "install_redaction",
+]

@@ -1,0 +1,112 @@
+"""The asyncio/trio client: the shared flow driven by ``httpx.AsyncClient`` and ``anyio.sleep``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+
+from ._base import BaseClient, Endpoint, Outcome, Send, reject_result
+from .models import Completion, RunEvent, Task
+
+T = TypeVar("T")
+
+
+class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
+    """Async twin of :class:`client.CommandCenterClient`: same methods, awaitable."""
+
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(anyio.sleep)
+
+    def _default_http_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+
+    async def _run(self, endpoint: Endpoint[T]) -> T:
+        flow = self._flow(endpoint)
+        action = next(flow)
+        while True:
+            outcome: Outcome
+            if isinstance(action, Send):
+                try:
+                    outcome = await self._http.send(action.request)
+                except httpx.TransportError as exc:
+                    outcome = exc
+            else:
+                await self._sleep(action.seconds)
+                outcome = None
+            try:
+                action = flow.send(outcome)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+
+    async def list_pending_tasks(self) -> list[Task]:
+        """The tenant inbox: every pending task the token may see."""
+        return await self._run(self._ep_list_pending_tasks())
+
+    async def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
+        return await self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))
+
+    async def list_run_events(self, workflow_id: str, run_id: str) -> list[RunEvent]:
+        return await self._run(self._ep_list_run_events(workflow_id, run_id))
+
+    async def complete_task(
+        self,
+        workflow_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        approved: bool,
+        result: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Completion:
+        """Complete a task; every retry of this call reuses one ``Idempotency-Key``."""
+        return await self._run(
+            self._ep_complete_task(
+                workflow_id,
+                run_id,
+                task_id,
+                approved=approved,
+                result=result,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    async def approve(
+        self,
+        task: Task,
+        result: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Completion:
+        return await self.complete_task(
+            *task.key, approved=True, result=result, idempotency_key=idempotency_key
+        )
+
+    async def reject(
+        self, task: Task, reason: str | None = None, *, idempotency_key: str | None = None
+    ) -> Completion:
+        return await self.complete_task(
+            *task.key,
+            approved=False,
+            result=reject_result(reason),
+            idempotency_key=idempotency_key,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool, unless it was handed in by the caller."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCommandCenterClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

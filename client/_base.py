@@ -1,0 +1,348 @@
+"""The one request path shared by the sync and the async client.
+
+Each API method is described once as an :class:`Endpoint`. :meth:`BaseClient._flow` is a generator
+that owns everything but the I/O – headers, the idempotency key, retries, error mapping, parsing –
+and asks its driver to *send* a request or *sleep*; the sync and async clients are thin drivers
+that do exactly that. So retry and error behaviour cannot drift between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from ._logs import install_redaction, logger, redact_headers, redact_text
+from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ConflictError,
+    RateLimitError,
+    status_error_class,
+)
+from .models import Completion, EventList, RunEvent, Task, TaskList
+
+T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+USER_AGENT = f"command-center-tui/{__version__}"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[T]):
+    """One call: what to send and how to read a successful answer."""
+
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    json: Any = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Send:
+    request: httpx.Request
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+Action = Send | Sleep
+# What the driver hands back: the response, the transport failure, or None after a sleep.
+Outcome = httpx.Response | httpx.TransportError | None
+
+
+def _segment(value: str) -> str:
+    """One path segment, escaped: ids come from the server and may contain anything."""
+    return quote(str(value), safe="")
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
+
+
+def _validation_summary(exc: pydantic.ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def reject_result(reason: str | None) -> dict[str, Any] | None:
+    """A rejection's reason travels as ``result.reason`` (API.md part 2)."""
+    return {"reason": reason} if reason else None
+
+
+def _parse_tasks(body: Any) -> list[Task]:
+    return TaskList.model_validate(body).tasks
+
+
+def _parse_events(body: Any) -> list[RunEvent]:
+    return EventList.model_validate(body).events
+
+
+def _parse_completion(body: Any) -> Completion:
+    return Completion.model_validate(body)
+
+
+class BaseClient(Generic[HttpT]):
+    """Configuration and the request flow; subclasses only send and sleep."""
+
+    _http: HttpT
+    _owns_http: bool
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        tenant_id: str,
+        project_id: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: HttpT | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        if not token or not token.strip():
+            raise ValueError("token is empty")
+        if not tenant_id:
+            raise ValueError("tenant_id is empty")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = str(base_url).rstrip("/")
+        self.tenant_id = tenant_id
+        self.project_id = project_id
+        self.timeout = timeout
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self.__token = token.strip()
+        install_redaction(secret=self.__token)
+        if http_client is None:
+            self._http = self._default_http_client()
+            self._owns_http = True
+        else:
+            self._http = http_client
+            self._owns_http = False
+
+    def _default_http_client(self) -> HttpT:
+        raise NotImplementedError
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, tenant_id={self.tenant_id!r}, "
+            f"project_id={self.project_id!r})"
+        )
+
+    # -- endpoints: described once, driven by both clients ---------------------------------------
+
+    def _ep_list_pending_tasks(self) -> Endpoint[list[Task]]:
+        return Endpoint("GET", "/v1/tasks/pending", _parse_tasks)
+
+    def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[list[Task]]:
+        path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/tasks/pending"
+        return Endpoint("GET", path, _parse_tasks)
+
+    def _ep_list_run_events(self, workflow_id: str, run_id: str) -> Endpoint[list[RunEvent]]:
+        path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/events"
+        return Endpoint("GET", path, _parse_events)
+
+    def _ep_complete_task(
+        self,
+        workflow_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        approved: bool,
+        result: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+    ) -> Endpoint[Completion]:
+        if not isinstance(approved, bool):
+            # The platform would read a truthy string as a decision; refuse before sending.
+            raise TypeError(f"approved must be a bool, got {type(approved).__name__}")
+        body: dict[str, Any] = {"approved": approved}
+        if result is not None:
+            body["result"] = dict(result)
+        path = (
+            f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}"
+            f"/tasks/{_segment(task_id)}/complete"
+        )
+        key = idempotency_key or str(uuid.uuid4())
+        return Endpoint("POST", path, _parse_completion, json=body, idempotency_key=key)
+
+    # -- the shared flow ------------------------------------------------------------------------
+
+    def _headers(self, endpoint: Endpoint[Any]) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.__token}",
+            "X-Tenant-Id": self.tenant_id,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        if self.project_id:
+            headers["X-Project-Id"] = self.project_id
+        if endpoint.idempotency_key is not None:
+            headers["Idempotency-Key"] = endpoint.idempotency_key
+        return headers
+
+    def _build_request(self, endpoint: Endpoint[Any]) -> httpx.Request:
+        return self._http.build_request(
+            endpoint.method,
+            self.base_url + endpoint.path,
+            headers=self._headers(endpoint),
+            json=endpoint.json,
+            timeout=self.timeout,
+        )
+
+    def _flow(self, endpoint: Endpoint[T]) -> Generator[Action, Outcome, T]:
+        """Send, retry and interpret one call; yields what the driver must do."""
+        attempt = 0
+        # True once an attempt failed in a way that may still have been applied (lost answer, 5xx).
+        ambiguous = False
+        while True:
+            request = self._build_request(endpoint)
+            logger.debug(
+                "%s %s attempt=%d headers=%s",
+                request.method,
+                request.url.path,
+                attempt + 1,
+                redact_headers(request.headers),
+            )
+            outcome = yield Send(request)
+            if isinstance(outcome, httpx.Response):
+                response = outcome
+                logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
+                if response.is_success:
+                    return self._parse(response, endpoint)
+                delay = self.retry_policy.delay(attempt, response)
+                if delay is None:
+                    raise self._status_error(response, maybe_ours=ambiguous)
+                ambiguous = ambiguous or is_ambiguous_status(response.status_code)
+                reason = f"status {response.status_code}"
+            elif isinstance(outcome, httpx.TransportError):
+                error = self._connection_error(request, outcome)
+                delay = self.retry_policy.delay(attempt, None)
+                if delay is None:
+                    raise error from outcome
+                ambiguous = True
+                reason = type(outcome).__name__
+            else:  # pragma: no cover - a driver bug, not a server condition
+                raise RuntimeError(f"unexpected outcome {outcome!r}")
+            logger.info(
+                "%s %s failed (%s); retry %d/%d in %.2fs",
+                request.method,
+                request.url.path,
+                reason,
+                attempt + 1,
+                self.retry_policy.max_retries,
+                delay,
+            )
+            yield Sleep(delay)
+            attempt += 1
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, (self.__token,))
+
+    def _connection_error(
+        self, request: httpx.Request, exc: httpx.TransportError
+    ) -> APIConnectionError:
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(request=request)
+        detail = self._redact(str(exc)) or type(exc).__name__
+        return APIConnectionError(
+            f"Could not reach {request.method} {request.url.path}: {type(exc).__name__}: {detail}",
+            request=request,
+        )
+
+    def _decode(self, response: httpx.Response) -> Any:
+        request = response.request
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            kind = response.headers.get("content-type", "no content type")
+            raise APIResponseValidationError(
+                f"{request.method} {request.url.path} answered {response.status_code} with a body "
+                f"that is not JSON ({kind}): {_snippet(self._redact(response.text))}",
+                response=response,
+            ) from None
+
+    def _parse(self, response: httpx.Response, endpoint: Endpoint[T]) -> T:
+        body = self._decode(response)
+        try:
+            return endpoint.parse(body)
+        except pydantic.ValidationError as exc:
+            request = response.request
+            raise APIResponseValidationError(
+                f"{request.method} {request.url.path} answered {response.status_code} with an "
+                f"unexpected shape: {self._redact(_validation_summary(exc))}",
+                response=response,
+            ) from None
+
+    def _status_error(self, response: httpx.Response, *, maybe_ours: bool) -> APIStatusError:
+        error, code = self._error_body(response)
+        request = response.request
+        message = (
+            f"{request.method} {request.url.path} answered {response.status_code} "
+            f"{response.reason_phrase}: {error}" + (f" [{code}]" if code else "")
+        )
+        cls = status_error_class(response.status_code)
+        if cls is ConflictError:
+            return ConflictError(
+                message, response=response, error=error, code=code, maybe_ours=maybe_ours
+            )
+        if cls is RateLimitError:
+            return RateLimitError(
+                message,
+                response=response,
+                error=error,
+                code=code,
+                retry_after=parse_retry_after(response.headers),
+            )
+        return cls(message, response=response, error=error, code=code)
+
+    def _error_body(self, response: httpx.Response) -> tuple[str, str | None]:
+        """The server's own words: ``{"error", "code"}``, tolerating other shapes and non-JSON."""
+        try:
+            body = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        error: str | None = None
+        code: str | None = None
+        if isinstance(body, dict):
+            for key in ("error", "message", "detail"):
+                value = body.get(key)
+                if isinstance(value, str) and value:
+                    error = value
+                    break
+                if isinstance(value, dict) and isinstance(value.get("message"), str):
+                    error = value["message"]
+                    break
+                if value is not None:
+                    error = json.dumps(value, ensure_ascii=False)[:500]
+                    break
+            raw_code = body.get("code")
+            if isinstance(raw_code, str | int):
+                code = str(raw_code)
+        if error is None:
+            text = response.text.strip()
+            error = _snippet(text) if text else (response.reason_phrase or "no message")
+        return self._redact(error), code

@@ -1,0 +1,175 @@
+"""The exception hierarchy: one class per way a call can fail, with the HTTP exchange attached.
+
+Messages name the method and path and the server's own words, never a header: the token must not
+reach a traceback, a log line or an operator's screen.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "CommandCenterError",
+    "ConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "UnprocessableEntityError",
+]
+
+
+class CommandCenterError(Exception):
+    """Base of everything this client raises."""
+
+
+class APIError(CommandCenterError):
+    """A call to the API failed; ``method`` and ``path`` say which one."""
+
+    message: str
+    request: httpx.Request | None
+    method: str
+    path: str
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.method = request.method if request is not None else ""
+        self.path = request.url.path if request is not None else ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class APIResponseValidationError(APIError):
+    """The server answered, but not with what the contract promises (HTML, truncated JSON, …)."""
+
+    response: httpx.Response
+    status_code: int
+
+    def __init__(self, message: str, *, response: httpx.Response) -> None:
+        super().__init__(message, request=response.request)
+        self.response = response
+        self.status_code = response.status_code
+
+
+class APIStatusError(APIError):
+    """The server answered with a 4xx or 5xx status."""
+
+    response: httpx.Response
+    status_code: int
+    error: str
+    code: str | None
+
+    def __init__(
+        self, message: str, *, response: httpx.Response, error: str, code: str | None
+    ) -> None:
+        super().__init__(message, request=response.request)
+        self.response = response
+        self.status_code = response.status_code
+        self.error = error
+        self.code = code
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, unknown, expired or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the token's scope or the user's role forbids this, or the tenant/project is wrong."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such workflow, run or task (a completed task may no longer be listed)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the task is already completed.
+
+    ``maybe_ours`` is true when an earlier attempt of the same call may have landed (it failed in a
+    way that leaves the outcome unknown), so the completion is probably ours, not someone else's.
+    """
+
+    maybe_ours: bool
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        error: str,
+        code: str | None,
+        maybe_ours: bool = False,
+    ) -> None:
+        super().__init__(message, response=response, error=error, code=code)
+        self.maybe_ours = maybe_ours
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request body was rejected (the server's detail is in ``error``)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. ``retry_after`` is the wait the server asked for, in seconds."""
+
+    retry_after: float | None
+    remaining: int | None
+    reset: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        error: str,
+        code: str | None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, response=response, error=error, code=code)
+        self.retry_after = retry_after
+        remaining = response.headers.get("x-ratelimit-remaining")
+        self.remaining = int(remaining) if remaining and remaining.isdigit() else None
+        self.reset = response.headers.get("x-ratelimit-reset")
+
+
+class ServerError(APIStatusError):
+    """5xx: the platform failed; the call may be retried."""
+
+
+class APIConnectionError(APIError):
+    """No answer: the connection failed or dropped. A completion may or may not have landed."""
+
+    def __init__(
+        self, message: str = "Connection error.", *, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+
+
+class APITimeoutError(APIConnectionError):
+    """The server did not answer within the timeout."""
+
+    def __init__(self, *, request: httpx.Request | None = None) -> None:
+        super().__init__("Request timed out.", request=request)
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    if status_code >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
