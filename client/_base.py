@@ -8,11 +8,13 @@ that do exactly that. So retry and error behaviour cannot drift between the two.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -142,6 +144,21 @@ class BaseClient(Generic[HttpT]):
 
     def _default_http_client(self) -> HttpT:
         raise NotImplementedError
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """A copy with other timeout/retries that shares this client's connection pool.
+
+        E.g. a UI that shows its own "retrying in N s" polls with ``max_retries=0``.
+        """
+        clone = copy.copy(self)
+        clone._owns_http = False  # closing the copy must not close the shared pool
+        if timeout is not None:
+            clone.timeout = timeout
+        if max_retries is not None:
+            if max_retries < 0:
+                raise ValueError("max_retries must be >= 0")
+            clone.retry_policy = dataclasses.replace(self.retry_policy, max_retries=max_retries)
+        return clone
 
     @property
     def max_retries(self) -> int:

@@ -373,3 +373,20 @@ def test_constructor_validates(kwargs: dict[str, Any], needle: str) -> None:
     args: dict[str, Any] = {"base_url": BASE, "token": TOKEN, "tenant_id": "acme"} | kwargs
     with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         CommandCenterClient(**args)
+
+
+async def test_with_options_shares_the_pool_and_changes_retries(
+    harness: Harness, mock: Any
+) -> None:
+    route = mock.get(TASKS_URL).mock(return_value=_error(503, "down"))
+    client = harness.client(max_retries=3)
+    quick = client.with_options(max_retries=0, timeout=1.5)
+    assert quick._http is client._http and quick.timeout == 1.5 and client.max_retries == 3
+    with pytest.raises(ServerError):
+        await harness.call(quick, "list_pending_tasks")
+    assert route.call_count == 1 and harness.sleeps == []
+    assert route.calls.last.request.extensions["timeout"]["read"] == 1.5
+    closer = quick.close() if isinstance(quick, CommandCenterClient) else quick.aclose()
+    if inspect.isawaitable(closer):
+        await closer
+    assert not client._http.is_closed
