@@ -84,11 +84,6 @@ def _validation_summary(exc: pydantic.ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def reject_result(reason: str | None) -> dict[str, Any] | None:
-    """A rejection's reason travels as ``result.reason`` (API.md part 2)."""
-    return {"reason": reason} if reason else None
-
-
 def _parse_tasks(body: Any) -> list[Task]:
     return TaskList.model_validate(body).tasks
 

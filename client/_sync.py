@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._base import BaseClient, Endpoint, Outcome, Send, reject_result
-from .models import Completion, RunEvent, Task
+from ._base import BaseClient, Endpoint, Outcome, Send
+from .models import Completion, RunEvent, Task, reject_result
 
 T = TypeVar("T")
 

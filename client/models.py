@@ -38,6 +38,7 @@ __all__ = [
     "Task",
     "TaskList",
     "TaskPayload",
+    "reject_result",
 ]
 
 
@@ -380,6 +381,11 @@ class CompletionRequest(BaseModel):
 
     approved: StrictBool
     result: dict[str, Any] | None = None
+
+
+def reject_result(reason: str | None) -> dict[str, Any] | None:
+    """A rejection's reason travels as ``result.reason`` (API.md part 2)."""
+    return {"reason": reason} if reason else None
 
 
 class Completion(_Tolerant):
