@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints one table; targets live here, never in unit tests."""
