@@ -1,0 +1,143 @@
+"""The Textual app: wires the services to the screens and owns the two long-lived flows.
+
+Refresh: timer → worker → ``services.refresh_inbox()`` → row diff → every screen that cares.
+Decision: screen → modal → ``submit_decision`` → worker → notification → inbox update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+
+from client import APIError, ConflictError, NotFoundError, Task
+
+from .commands import TaskCommands
+from .error_text import describe_error
+from .inbox_model import RowDiff
+from .screens.help import HelpScreen
+from .screens.inbox import InboxScreen
+from .services import ConsoleServices, Decision
+from .widgets.safe_text import clean
+
+
+class CommandCenterApp(App[None]):
+    TITLE = "Command Center"
+    CSS_PATH = "app.tcss"
+    COMMANDS: ClassVar = App.COMMANDS | {TaskCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
+
+    def __init__(self, services: ConsoleServices) -> None:
+        super().__init__()
+        self.services = services
+        self._refresh_timer: Timer | None = None
+        if services.settings.theme:
+            self.theme = services.settings.theme
+
+    def on_mount(self) -> None:
+        if self.services.settings.keymap:
+            self.set_keymap(self.services.settings.keymap)
+        self.push_screen(InboxScreen())
+        self.refresh_inbox()
+
+    async def on_unmount(self) -> None:
+        await self.services.aclose()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and symbols of this screen", self.action_help)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    # -- refresh flow ---------------------------------------------------------------------------
+
+    def schedule_refresh(self, delay: float | None = None) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+        if self.services.paused:
+            return
+        wait = self.services.next_refresh_in() if delay is None else delay
+        self._refresh_timer = self.set_timer(wait, self.refresh_inbox)
+
+    def toggle_pause(self) -> None:
+        self.services.paused = not self.services.paused
+        self.schedule_refresh()
+        self._broadcast_status()
+
+    @work(exclusive=True, group="inbox-refresh")
+    async def refresh_inbox(self) -> None:
+        """One poll; whatever happens, the next one is scheduled (unless paused)."""
+        services = self.services
+        try:
+            diff = await services.refresh_inbox()
+        except APIError as exc:
+            services.record_failure(describe_error(exc, doing="refreshing the inbox"))
+        else:
+            self._broadcast_inbox(diff)
+        finally:
+            self.schedule_refresh()
+            self._broadcast_status()
+
+    def _broadcast_inbox(self, diff: RowDiff) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, "inbox_changed", None)
+            if handler is not None:
+                handler(diff)
+
+    def _close_screens_about(self, task: Task) -> None:
+        """After our own decision, screens showing that task have nothing left to offer."""
+        while len(self.screen_stack) > 2:  # the default screen and the inbox stay
+            target = getattr(self.screen, "target", None)
+            if not (isinstance(target, Task) and target.key == task.key):
+                break
+            self.pop_screen()
+
+    def _broadcast_status(self) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, "status_changed", None)
+            if handler is not None:
+                handler()
+
+    # -- decision flow --------------------------------------------------------------------------
+
+    @work(group="decisions")
+    async def submit_decision(self, decision: Decision) -> None:
+        task = decision.task
+        verb = "Approved" if decision.approved else "Rejected"
+        title = clean(task.title, max_len=60, multiline=False)
+        self._broadcast_inbox(RowDiff(changed=[task.key]))
+        try:
+            await self.services.decide(decision)
+        except APIError as exc:
+            doing = "approving" if decision.approved else "rejecting"
+            self.notify(
+                describe_error(exc, doing=doing),
+                title=f"Not {verb.lower()}: {title}",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+            if isinstance(exc, ConflictError | NotFoundError):
+                # Completed (by someone, maybe us) or gone: it is no longer ours to decide.
+                self.services.inbox.remove(task.key)
+                self._broadcast_inbox(RowDiff(removed=[task.key]))
+            else:
+                self._broadcast_inbox(RowDiff(changed=[task.key]))
+        else:
+            self.notify(f"{verb}: {title}", title="Done", markup=False)
+            self._close_screens_about(task)
+            self._broadcast_inbox(RowDiff(removed=[task.key]))
+        finally:
+            self._broadcast_status()

@@ -1,0 +1,71 @@
+"""The command palette: every key binding of the current screen, plus workflow and sort choices.
+
+Commands are generated from bindings, so the palette can never fall behind the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Provider
+
+from .inbox_model import SortKey
+from .widgets.safe_text import clean
+
+if TYPE_CHECKING:
+    from .screens.inbox import InboxScreen
+
+
+class TaskCommands(Provider):
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        screen = self.screen
+        commands: list[tuple[str, str, Callable[[], object]]] = []
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            if binding.action in ("command_palette",):
+                continue
+            seen.add(binding.action)
+            key = self.app.get_key_display(binding)
+            commands.append(
+                (binding.description, f"key: {key}", partial(screen.run_action, binding.action))
+            )
+        from .screens.inbox import InboxScreen
+
+        if isinstance(screen, InboxScreen):
+            commands.extend(self._inbox_commands(screen))
+        return commands
+
+    def _inbox_commands(self, screen: InboxScreen) -> list[tuple[str, str, Callable[[], object]]]:
+        inbox = screen.services.inbox
+        found: list[tuple[str, str, Callable[[], object]]] = [
+            ("Show all workflows", "key: 0 or Esc", partial(screen.restrict_to, None))
+        ]
+        for number, workflow in enumerate(inbox.workflows(), start=1):
+            label = clean(workflow.label, max_len=50, multiline=False)
+            key = f"key: {number}" if number <= 9 else "palette only"
+            found.append(
+                (
+                    f"Show only workflow: {label} ({workflow.count})",
+                    key,
+                    partial(screen.restrict_to, None, workflow.workflow_id),
+                )
+            )
+        for sort in SortKey:
+            found.append((f"Sort by {sort.value}", "key: s cycles", partial(screen.set_sort, sort)))
+        return found
+
+    async def discover(self) -> AsyncGenerator[DiscoveryHit, None]:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> AsyncGenerator[Hit, None]:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

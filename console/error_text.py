@@ -1,0 +1,73 @@
+"""Failures as the sentences an operator reads: what happened and what to do next."""
+
+from __future__ import annotations
+
+from client.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnprocessableEntityError,
+)
+
+from .widgets.safe_text import clean
+
+
+def describe_error(exc: BaseException, *, doing: str = "the request") -> str:
+    """A plain sentence for ``exc``; server words are cleaned, never interpreted."""
+    server = clean(getattr(exc, "error", "") or "", max_len=300, multiline=False)
+    if isinstance(exc, AuthenticationError):
+        return (
+            "The API rejected the token (401). Log in again with `command-center login`, "
+            "or set COMMAND_CENTER_TOKEN to a valid token."
+        )
+    if isinstance(exc, PermissionDeniedError):
+        return (
+            f"Not allowed (403): {server}. Reading the inbox needs the project_viewer role and "
+            "the workflow:read scope; approving or rejecting needs the project_contributor role "
+            "and the workflow:run scope – ask a project admin for what is missing."
+        )
+    if isinstance(exc, NotFoundError):
+        return (
+            f"The task is gone (404): {server}. It was completed or its run ended; "
+            "it will leave the inbox."
+        )
+    if isinstance(exc, ConflictError):
+        if exc.maybe_ours:
+            return (
+                "Already completed (409) – probably by our own earlier attempt, whose answer "
+                "was lost on the network. Open the run view (o) to check the step's result."
+            )
+        return (
+            "Someone else already completed this task (409). Your decision was not applied; "
+            "the run view (o) shows what was decided."
+        )
+    if isinstance(exc, RateLimitError):
+        wait = f" in {exc.retry_after:.0f} s" if exc.retry_after is not None else " shortly"
+        return f"Rate limited by the platform (429). Try {doing} again{wait}."
+    if isinstance(exc, ServerError):
+        return (
+            f"The platform failed ({exc.status_code}): {server}. "
+            f"{doing.capitalize()} was not confirmed – try again."
+        )
+    if isinstance(exc, UnprocessableEntityError):
+        return f"The platform rejected the request (422): {server}."
+    if isinstance(exc, APITimeoutError):
+        return f"No answer in time for {doing}. The network or the platform is slow – try again."
+    if isinstance(exc, APIConnectionError):
+        return (
+            f"Cannot reach the platform for {doing}: {clean(exc.message, max_len=200)}. "
+            "Check the network or VPN."
+        )
+    if isinstance(exc, APIResponseValidationError):
+        return f"The platform sent an answer we cannot read: {clean(exc.message, max_len=300)}"
+    if isinstance(exc, APIError):
+        return clean(exc.message, max_len=300)
+    detail = clean(str(exc), max_len=200)
+    return f"Unexpected error during {doing}: {clean(type(exc).__name__)}: {detail}"

@@ -1,0 +1,36 @@
+"""Build the client, services and app from settings and a token, and run the console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from client import AsyncCommandCenterClient
+
+from .app import CommandCenterApp
+from .services import ConsoleServices
+from .settings import ConsoleSettings
+
+
+def build_app(
+    settings: ConsoleSettings,
+    token: str,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> CommandCenterApp:
+    client = AsyncCommandCenterClient(
+        settings.base_url,
+        token,
+        settings.tenant,
+        settings.project,
+        timeout=settings.request_timeout,
+        http_client=http_client,
+    )
+    return CommandCenterApp(ConsoleServices(settings, client, clock=clock))
+
+
+def run_console(settings: ConsoleSettings, token: str) -> None:
+    build_app(settings, token).run()

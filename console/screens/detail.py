@@ -1,0 +1,135 @@
+"""One task in full: where it comes from, what the LLM or author wrote, the fields, the raw JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Markdown, Static
+
+from client import PayloadField, Task
+
+from ..inbox_model import RowDiff, format_age
+from ..widgets.safe_text import safe, safe_json, safe_markdown_parser, safe_markdown_source
+from ._task_screen import TaskScreen
+
+
+def field_value_text(field: PayloadField) -> Text:
+    value = field.value
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, bool) or value is None:
+        return safe(json.dumps(value))
+    if isinstance(value, int | float):
+        return safe(str(value))
+    return safe_json(value)
+
+
+class FieldList(Static):
+    """Label / value pairs; editable values marked by a symbol and a word."""
+
+    def __init__(self, fields: list[PayloadField], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fields = fields
+
+    def on_mount(self) -> None:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column("label", ratio=1, max_width=28, overflow="fold")
+        table.add_column("value", ratio=3, overflow="fold")
+        for field in self.fields:
+            label = safe(field.label, multiline=False)
+            if field.editable:
+                label.append(" ✎", style="bold")
+            table.add_row(label, field_value_text(field))
+        if not self.fields:
+            table.add_row(Text("(no fields)", style="dim"), Text(""))
+        self.update(table)
+
+
+class DetailScreen(TaskScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *TaskScreen.BINDINGS,
+        Binding("J", "toggle_json", "Raw JSON", id="detail.json"),
+        Binding("escape,q", "back", "Back", id="detail.back"),
+    ]
+
+    def __init__(self, task: Task) -> None:
+        super().__init__()
+        self.target = task
+        self.gone = False
+
+    def current_task(self) -> Task | None:
+        return None if self.gone else self.target
+
+    def compose(self) -> ComposeResult:
+        task = self.target
+        crumbs = Text(no_wrap=True, overflow="ellipsis")
+        crumbs.append_text(safe(task.workflow_label, multiline=False))
+        crumbs.append(" › ")
+        crumbs.append_text(safe(task.run_id, multiline=False))
+        crumbs.append(" › ")
+        crumbs.append_text(safe(task.step_id or task.id, multiline=False))
+        yield Static(crumbs, id="breadcrumb", classes="status-line")
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="meta")
+            yield Static(safe(task.title), id="title")
+            if task.description:
+                yield Markdown(
+                    safe_markdown_source(task.description),
+                    id="description",
+                    parser_factory=safe_markdown_parser,
+                    open_links=False,  # a link's target can hide behind its text
+                )
+            yield Static("Fields  (✎ = editable)", classes="section")
+            yield FieldList(task.fields, id="fields")
+            extra = task.payload.extra
+            if extra:
+                yield Static("Other payload keys", classes="section")
+                yield Static(safe_json(extra), id="extra")
+        with VerticalScroll(id="raw-json"):
+            yield Static(safe_json(task.raw), id="raw")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#raw-json").display = False
+        self._show_meta()
+        self.query_one("#detail-body").focus()
+
+    def _show_meta(self) -> None:
+        task = self.target
+        inbox = self.services.inbox
+        meta = Text()
+        meta.append_text(safe(task.task_type or "task", multiline=False))
+        meta.append(f" · age {format_age(inbox.age(task))}")
+        if inbox.is_stalled(task):
+            meta.append(" · ⚠ stalled")
+        if self.gone:
+            meta.append(" · ✓ completed elsewhere – no longer pending", style="bold")
+        self.query_one("#meta", Static).update(meta)
+
+    def action_toggle_json(self) -> None:
+        raw = self.query_one("#raw-json")
+        body = self.query_one("#detail-body")
+        raw.display = not raw.display
+        body.display = not raw.display
+        (raw if raw.display else body).focus()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def inbox_changed(self, diff: RowDiff) -> None:
+        key = self.target.key
+        if key in diff.removed and key not in self.services.inbox and not self.gone:
+            self.gone = True
+            if key not in self.services.decided:
+                self.notify("This task was completed elsewhere.", timeout=6)
+            self._show_meta()
+
+    def run_target(self) -> Task | None:
+        return self.target  # a run stays worth seeing after its task is gone

@@ -1,0 +1,211 @@
+"""The home screen: every pending task, oldest first, live."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Input, Static
+
+from client import Task
+
+from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, format_age
+from ..widgets.safe_text import clean
+from ..widgets.task_table import SENDING, STALLED, TaskTable
+from ._task_screen import TaskScreen
+
+
+class FilterInput(Input):
+    """The ``/`` filter box: Enter keeps the filter, Esc clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", id="filter.clear"),
+    ]
+
+    def action_clear_filter(self) -> None:
+        self.value = ""
+        self.screen.query_one(TaskTable).focus()
+
+
+class InboxScreen(TaskScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="inbox.open"),
+        *TaskScreen.BINDINGS,
+        Binding("slash", "filter", "Filter", id="inbox.filter"),
+        Binding("s", "sort", "Sort", id="inbox.sort"),
+        Binding("R", "refresh", "Refresh", id="inbox.refresh"),
+        Binding("p", "pause", "Pause", id="inbox.pause"),
+        Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
+        Binding("q", "quit", "Quit", id="inbox.quit"),
+        # No description: one help line covers all ten (see HELP_EXTRA).
+        *[
+            Binding(str(n), f"workflow({n})", "", show=False, id=f"inbox.workflow{n}")
+            for n in range(10)
+        ],
+    ]
+    HELP_EXTRA: ClassVar[list[tuple[str, str]]] = [
+        ("1 … 9", "Show only the n-th workflow (as in the palette)"),
+        ("0", "Show all workflows"),
+        ("enter", "Open the task"),
+        ("j / k / ↑ / ↓", "Move"),
+        ("g / G / PgUp / PgDn", "First, last, page"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status", classes="status-line")
+        yield FilterInput(placeholder="Filter: workflow, run, type, title, step…", id="filter")
+        yield TaskTable(id="tasks", age_of=self._age, marker_of=self._marker)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        filter_box = self.query_one(FilterInput)
+        filter_box.display = False
+        filter_box.cursor_blink = self.services.settings.cursor_blink
+        self.query_one(TaskTable).focus()
+        self._show_rows()
+        self.status_changed()
+        self.set_interval(1.0, self._tick)
+
+    # -- what the table shows -------------------------------------------------------------------
+
+    def _age(self, row: InboxRow) -> str:
+        return format_age(self.services.inbox.age(row.task))
+
+    def _marker(self, row: InboxRow) -> tuple[str, str] | None:
+        if row.key in self.services.in_flight:
+            return SENDING
+        if self.services.inbox.is_stalled(row.task):
+            return STALLED
+        return None
+
+    def _show_rows(self) -> None:
+        self.query_one(TaskTable).set_rows(self.services.inbox.rows())
+
+    def _tick(self) -> None:
+        # Ages and "retrying in N s" move with the clock, even without a refresh.
+        self.query_one(TaskTable).refresh()
+        self.status_changed()
+
+    def current_task(self) -> Task | None:
+        key = self.query_one(TaskTable).cursor_key
+        return self.services.inbox.get(key) if key else None
+
+    def inbox_changed(self, diff: RowDiff) -> None:
+        self._show_rows()
+        self.status_changed()
+
+    def status_changed(self) -> None:
+        services = self.services
+        inbox = services.inbox
+        settings = services.settings
+        now = services.clock()
+        parts = [services.connection.describe(now)]
+        if services.paused:
+            parts.append("⏸ paused")
+        parts.append(f"{inbox.shown}/{inbox.total} tasks")
+        stalled = inbox.stalled_count()
+        if stalled:
+            parts.append(f"{STALLED[0]} {stalled} {STALLED[1]}")
+        if services.in_flight:
+            parts.append(f"{SENDING[0]} {len(services.in_flight)} {SENDING[1]}")
+        if services.last_refresh is not None:
+            parts.append(f"at {services.last_refresh.astimezone().strftime('%H:%M:%S')}")
+        parts.append(f"sort: {inbox.sort_key.value}")
+        if inbox.workflow is not None:
+            label = next(
+                (w.label for w in inbox.workflows() if w.workflow_id == inbox.workflow),
+                inbox.workflow,
+            )
+            parts.append(f"workflow: {clean(label, max_len=24, multiline=False)}")
+        if inbox.filter_text:
+            parts.append(f"filter: {clean(inbox.filter_text, max_len=20, multiline=False)}")
+        scope = settings.tenant + (f"/{settings.project}" if settings.project else "")
+        parts.append(f"{scope} @ {clean(settings.where, multiline=False)}")
+        line = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
+        self.query_one("#status", Static).update(line)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    @on(TaskTable.Selected)
+    def _open_selected(self, event: TaskTable.Selected) -> None:
+        self._open(event.key)
+
+    def action_open(self) -> None:
+        key = self.query_one(TaskTable).cursor_key
+        if key is not None:
+            self._open(key)
+
+    def _open(self, key: TaskKey) -> None:
+        from .detail import DetailScreen
+
+        task = self.services.inbox.get(key)
+        if task is not None:
+            self.app.push_screen(DetailScreen(task))
+
+    def action_filter(self) -> None:
+        box = self.query_one(FilterInput)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.services.inbox.filter_text = event.value
+        self._show_rows()
+        self.status_changed()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        box = self.query_one(FilterInput)
+        box.display = bool(box.value)
+        self.query_one(TaskTable).focus()
+
+    def action_clear(self) -> None:
+        """Esc: clear the filter, then the workflow restriction; the inbox never quits on Esc."""
+        inbox = self.services.inbox
+        box = self.query_one(FilterInput)
+        if inbox.filter_text:
+            box.value = ""
+            box.display = False
+        elif inbox.workflow is not None:
+            inbox.workflow = None
+            self._show_rows()
+        self.query_one(TaskTable).focus()
+        self.status_changed()
+
+    def action_sort(self) -> None:
+        self.set_sort(self.services.inbox.sort_key.next())
+
+    def set_sort(self, key: SortKey) -> None:
+        self.services.inbox.sort_key = key
+        self._show_rows()
+        self.status_changed()
+        self.notify(f"Sorted by {key.value}", timeout=2)
+
+    def action_workflow(self, number: int) -> None:
+        """``1``…``9`` restrict to the n-th workflow (as listed in the palette); ``0`` shows all."""
+        self.restrict_to(None if number == 0 else number)
+
+    def restrict_to(self, number: int | None, workflow_id: str | None = None) -> None:
+        inbox = self.services.inbox
+        if number is not None:
+            workflows = inbox.workflows()
+            if not 1 <= number <= len(workflows):
+                self.app.bell()
+                return
+            workflow_id = workflows[number - 1].workflow_id
+        inbox.workflow = workflow_id
+        self._show_rows()
+        self.status_changed()
+
+    def action_refresh(self) -> None:
+        self.cc.refresh_inbox()
+
+    def action_pause(self) -> None:
+        self.cc.toggle_pause()
+        self.notify("Auto-refresh paused" if self.services.paused else "Auto-refresh resumed")
+
+    def action_quit(self) -> None:
+        self.app.exit()

@@ -1,0 +1,289 @@
+"""The inbox table: a Line-API widget that renders only the rows on screen.
+
+Textual's DataTable rebuilds every row on each re-fill, which costs seconds at 10,000 tasks; here a
+refresh or a filter keystroke just swaps the row list and repaints the visible lines. The cursor
+follows a task's key, not a row number, so new tasks never move the operator off their task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..inbox_model import InboxRow, TaskKey, format_age
+from .safe_text import clean
+
+# Row markers: a symbol for the narrow column, a word where there is room. Never colour alone.
+STALLED = ("⚠", "stalled")
+SENDING = ("⟳", "sending")
+FAILED = ("✗", "failed")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    width: int
+
+
+def layout_columns(width: int) -> list[Column]:
+    """Column widths for a ``width``-cell table: small fixed columns, the title takes the rest.
+
+    At 80 columns the workflow column shrinks and the marker is a single symbol; wide screens get
+    a worded status column and more room for names.
+    """
+    wide = width >= 110
+    status = Column("Status", 10) if wide else Column("!", 1)
+    age = Column("Age", 4)
+    run = Column("Run", 8)
+    kind = Column("Type", 12 if wide else 9)
+    workflow_width = max(10, min(30, (width - 40) // 3))
+    workflow = Column("Workflow", workflow_width)
+    fixed = [status, age, workflow, run, kind]
+    gaps = len(fixed)  # one space between columns
+    title = Column("Title", max(10, width - sum(c.width for c in fixed) - gaps))
+    return [*fixed, title]
+
+
+class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
+    """Rows of tasks with a key-tracking cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("g,home", "first", "First", show=False),
+        Binding("G,end", "last", "Last", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "task-table--header",
+        "task-table--cursor",
+        "task-table--stalled",
+        "task-table--sending",
+        "task-table--empty",
+    }
+
+    DEFAULT_CSS = """
+    TaskTable { height: 1fr; }
+    TaskTable > .task-table--header { text-style: bold; background: $panel; }
+    TaskTable > .task-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    TaskTable:blur > .task-table--cursor {
+        background: $block-cursor-blurred-background;
+        text-style: none;
+    }
+    TaskTable > .task-table--stalled { color: $warning; }
+    TaskTable > .task-table--sending { color: $text-muted; text-style: italic; }
+    TaskTable > .task-table--empty { color: $text-muted; }
+    """
+
+    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class Highlighted(Message):
+        """The cursor moved to another task (or to none)."""
+
+        def __init__(self, key: TaskKey | None) -> None:
+            super().__init__()
+            self.key = key
+
+    class Selected(Message):
+        """Enter (or a click on the selected row) on a task."""
+
+        def __init__(self, key: TaskKey) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(
+        self,
+        *,
+        age_of: Callable[[InboxRow], str] | None = None,
+        marker_of: Callable[[InboxRow], tuple[str, str] | None] | None = None,
+        empty_text: str = "No pending tasks.",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._rows: Sequence[InboxRow] = ()
+        self._index: dict[TaskKey, int] = {}
+        self._cursor_key: TaskKey | None = None
+        self.age_of = age_of or (lambda row: format_age(None))
+        self.marker_of = marker_of or (lambda row: None)
+        self.empty_text = empty_text
+
+    # -- data -----------------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> Sequence[InboxRow]:
+        return self._rows
+
+    @property
+    def cursor_key(self) -> TaskKey | None:
+        return self._cursor_key
+
+    def set_rows(self, rows: Sequence[InboxRow]) -> None:
+        """Show these rows; the cursor stays on its task if the task is still shown."""
+        self._rows = rows
+        self._index = {row.key: i for i, row in enumerate(rows)}
+        key = self._cursor_key
+        if key is not None and key in self._index:
+            index = self._index[key]
+        else:
+            # The task under the cursor left: stay at the same height rather than jump to the top.
+            index = min(self.cursor_row, max(len(rows) - 1, 0))
+        self._update_virtual_size()
+        self._move(index, force_message=key != self._key_at(index))
+        self.refresh()
+
+    def move_to_key(self, key: TaskKey) -> bool:
+        index = self._index.get(key)
+        if index is None:
+            return False
+        self._move(index)
+        return True
+
+    def _key_at(self, index: int) -> TaskKey | None:
+        return self._rows[index].key if 0 <= index < len(self._rows) else None
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_virtual_size()
+        self._scroll_cursor_into_view()
+
+    # -- cursor ---------------------------------------------------------------------------------
+
+    def _move(self, index: int, *, force_message: bool = False) -> None:
+        index = max(0, min(index, len(self._rows) - 1)) if self._rows else 0
+        old_key = self._cursor_key
+        self._cursor_key = self._key_at(index)
+        if index != self.cursor_row:
+            self.cursor_row = index
+        else:
+            self.refresh()
+        self._scroll_cursor_into_view()
+        if force_message or old_key != self._cursor_key:
+            self.post_message(self.Highlighted(self._cursor_key))
+
+    def watch_cursor_row(self) -> None:
+        self.refresh()
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 2)
+
+    def _scroll_cursor_into_view(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)  # minus the header line
+        top = round(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False, immediate=True)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor_row + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor_row - 1)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self._rows) - 1)
+
+    def action_page_down(self) -> None:
+        self._move(self.cursor_row + self._page())
+
+    def action_page_up(self) -> None:
+        self._move(self.cursor_row - self._page())
+
+    def action_select(self) -> None:
+        if self._cursor_key is not None:
+            self.post_message(self.Selected(self._cursor_key))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < 1:
+            return
+        index = round(self.scroll_y) + event.y - 1
+        if 0 <= index < len(self._rows):
+            already = index == self.cursor_row
+            self._move(index)
+            if already or event.chain > 1:
+                self.action_select()
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        columns = layout_columns(width)
+        if y == 0:
+            header = self._cells(columns, [c.name for c in columns])
+            return self._strip(header, width, self.get_component_rich_style("task-table--header"))
+        index = round(self.scroll_y) + y - 1
+        if not self._rows:
+            if y == 1:
+                text = Text(self.empty_text)
+                style = self.get_component_rich_style("task-table--empty")
+                return self._strip(text, width, style)
+            return Strip.blank(width, self.rich_style)
+        if index >= len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        row = self._rows[index]
+        marker = self.marker_of(row)
+        status = ""
+        style = self.rich_style
+        if marker is not None:
+            symbol, word = marker
+            status = f"{symbol} {word}" if columns[0].width > 1 else symbol
+            part = "task-table--stalled" if marker == STALLED else "task-table--sending"
+            style = style + self.get_component_rich_style(part)
+        task = row.task
+        values = [
+            status,
+            self.age_of(row),
+            task.workflow_label,
+            task.short_run_id,
+            task.task_type or "",
+            task.title,
+        ]
+        text = self._cells(columns, values)
+        if index == self.cursor_row:
+            style = style + self.get_component_rich_style("task-table--cursor")
+        return self._strip(text, width, style)
+
+    @staticmethod
+    def _cells(columns: list[Column], values: list[str]) -> Text:
+        line = Text(no_wrap=True, end="")
+        for i, (column, value) in enumerate(zip(columns, values, strict=True)):
+            cell = Text(clean(value, multiline=False), no_wrap=True, end="")
+            cell.truncate(column.width, overflow="ellipsis", pad=True)
+            if i:
+                line.append(" ")
+            line.append_text(cell)
+        return line
+
+    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = [
+            Segment(seg.text, style + seg.style if seg.style else style)
+            for seg in text.render(self.app.console, end="")
+        ]
+        return Strip(segments, width)

@@ -1,0 +1,79 @@
+"""A console wired to the stub in-process (ASGI), with a fixed clock and no blinking cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from client import AsyncCommandCenterClient
+from console.app import CommandCenterApp
+from console.launch import build_app
+from console.settings import ConsoleSettings
+from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT
+
+STUB_URL = "http://stub.test"
+
+# Times on screen are local: pin the zone so snapshots match on every machine.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=STUB_URL)
+
+
+ConsoleFactory = Callable[..., CommandCenterApp]
+
+
+@pytest.fixture
+def make_console(stub_app: FastAPI, fixed_now: datetime) -> ConsoleFactory:
+    def make(
+        *,
+        token: str = DEMO_CONTRIBUTOR_TOKEN,
+        http_client: httpx.AsyncClient | None = None,
+        **overrides: Any,
+    ) -> CommandCenterApp:
+        settings = ConsoleSettings(
+            base_url=STUB_URL,
+            tenant=DEMO_TENANT,
+            project=DEMO_PROJECT,
+            cursor_blink=False,
+            **overrides,
+        )
+        return build_app(
+            settings,
+            token,
+            http_client=http_client or asgi_client(stub_app),
+            clock=lambda: fixed_now,
+        )
+
+    return make
+
+
+@pytest.fixture
+async def other_operator(stub_app: FastAPI) -> AsyncIterator[AsyncCommandCenterClient]:
+    """A second operator acting on the same stub, to complete tasks "elsewhere"."""
+    async with asgi_client(stub_app) as http:
+        yield AsyncCommandCenterClient(
+            STUB_URL, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, http_client=http
+        )
+
+
+async def wait_for(
+    condition: Callable[[], bool], pause: Callable[[float], Awaitable[Any]], within: float = 5.0
+) -> None:
+    """Let the app run until ``condition`` holds (workers finish, screens mount)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pause(0.02)

@@ -1,0 +1,159 @@
+"""The inbox's logic without Textual: diffing, filtering, sorting, restricting, ages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from client.models import Task
+from console.inbox_model import InboxModel, SortKey, format_age
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def make_task(
+    task_id: str,
+    *,
+    run: str = "run_0001aaaa",
+    wf: str = "wf_email",
+    wf_name: str | None = "Email approval",
+    task_type: str = "approval",
+    minutes: float = 5,
+    title: str = "Send the email?",
+    **extra: Any,
+) -> Task:
+    return Task.model_validate(
+        {
+            "id": task_id,
+            "workflow_id": wf,
+            "workflow_name": wf_name,
+            "run_id": run,
+            "step_id": task_id,
+            "task_type": task_type,
+            "created_at": (NOW - timedelta(minutes=minutes)).isoformat(),
+            "task_payload": {"title": title, **extra},
+        }
+    )
+
+
+@pytest.fixture
+def model() -> InboxModel:
+    return InboxModel(stalled_after=timedelta(hours=1), clock=lambda: NOW)
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(seconds=45), "45s"),
+        (timedelta(minutes=4, seconds=59), "4m"),
+        (timedelta(hours=2, minutes=30), "2h"),
+        (timedelta(days=3, hours=23), "3d"),
+        (timedelta(seconds=-5), "0s"),
+        (None, "?"),
+    ],
+)
+def test_format_age(delta: timedelta | None, text: str) -> None:
+    assert format_age(delta) == text
+
+
+def test_apply_reports_added_changed_removed_and_nothing_when_unchanged(model: InboxModel) -> None:
+    a, b = make_task("a"), make_task("b", run="run_0002bbbb")
+    first = model.apply([a, b])
+    assert first.added == [a.key, b.key] and not first.removed and not first.changed
+
+    assert not model.apply([make_task("a"), make_task("b", run="run_0002bbbb")])
+
+    retitled = make_task("a", title="Send the corrected email?")
+    c = make_task("c", run="run_0003cccc")
+    diff = model.apply([retitled, c])
+    assert diff.added == [c.key] and diff.removed == [b.key] and diff.changed == [a.key]
+    assert model.get(a.key) is retitled and model.total == 2
+
+
+def test_same_task_id_in_two_runs_are_two_rows(model: InboxModel) -> None:
+    model.apply([make_task("approve-review", run="r1"), make_task("approve-review", run="r2")])
+    assert model.total == 2 and len({row.key for row in model.rows()}) == 2
+
+
+def test_oldest_first_by_default_and_sort_cycles(model: InboxModel) -> None:
+    model.apply(
+        [
+            make_task("new", minutes=1, wf="wf_b", wf_name="Beta", task_type="edit"),
+            make_task("old", minutes=300, wf="wf_c", wf_name="Charlie", task_type="review"),
+            make_task("mid", minutes=30, wf="wf_a", wf_name="alpha", task_type="approval"),
+        ]
+    )
+    assert [r.key[2] for r in model.rows()] == ["old", "mid", "new"]
+    model.sort_key = model.sort_key.next()
+    assert model.sort_key is SortKey.WORKFLOW
+    assert [r.key[2] for r in model.rows()] == ["mid", "new", "old"]  # alpha, Beta, Charlie
+    model.sort_key = model.sort_key.next()
+    assert [r.key[2] for r in model.rows()] == ["mid", "new", "old"]  # approval, edit, review
+    assert model.sort_key.next() is SortKey.AGE
+
+
+def test_filter_matches_all_terms_across_workflow_run_type_title_step(model: InboxModel) -> None:
+    model.apply(
+        [
+            make_task("approve-email", title="Refund for ACME", run="run_aaaa1111"),
+            make_task(
+                "escalate",
+                wf="wf_tickets",
+                wf_name="Ticket triage",
+                task_type="edit",
+                run="run_bbbb2222",
+                title="Low confidence",
+            ),
+        ]
+    )
+    cases = {
+        "acme": ["approve-email"],
+        "TICKET": ["escalate"],
+        "bbbb": ["escalate"],
+        "edit low": ["escalate"],
+        "approve email": ["approve-email"],
+        "acme ticket": [],
+        "": ["approve-email", "escalate"],
+    }
+    for text, expected in cases.items():
+        model.filter_text = text
+        assert sorted(r.key[2] for r in model.rows()) == expected, text
+        assert model.shown == len(expected) and model.total == 2
+
+
+def test_restrict_by_workflow_and_workflow_counts(model: InboxModel) -> None:
+    model.apply(
+        [
+            make_task("a", wf="wf_x", wf_name="Zeta"),
+            make_task("b", wf="wf_x", wf_name="Zeta", run="r2"),
+            make_task("c", wf="wf_y", wf_name=None),
+        ]
+    )
+    assert [(w.workflow_id, w.label, w.count) for w in model.workflows()] == [
+        ("wf_y", "wf_y", 1),
+        ("wf_x", "Zeta", 2),
+    ]
+    model.workflow = "wf_x"
+    assert {r.key[2] for r in model.rows()} == {"a", "b"}
+    model.workflow = None
+    assert model.shown == 3
+
+
+def test_remove_and_view_recomputed_after_inputs_change(model: InboxModel) -> None:
+    a = make_task("a")
+    model.apply([a, make_task("b", run="r2")])
+    assert model.shown == 2
+    assert model.remove(a.key) is True
+    assert model.remove(a.key) is False
+    assert [r.key[2] for r in model.rows()] == ["b"]
+
+
+def test_stalled_and_unknown_age(model: InboxModel) -> None:
+    fresh, old = make_task("fresh", minutes=59), make_task("old", minutes=61, run="r2")
+    unknown = Task.model_validate({"id": "u", "workflow_id": "w", "run_id": "r3"})
+    model.apply([fresh, old, unknown])
+    assert not model.is_stalled(fresh) and model.is_stalled(old) and not model.is_stalled(unknown)
+    assert model.stalled_count() == 1
+    assert [r.key[2] for r in model.rows()][-1] == "u"  # unknown age sorts last

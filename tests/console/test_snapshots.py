@@ -1,0 +1,88 @@
+"""Screens as SVG snapshots at 80x24 and 120x40, with fixed data, clock and zone, no blinking.
+
+Regenerate on purpose only: `pytest tests/console/test_snapshots.py --snapshot-update`, then look
+at the SVGs that changed (snapshot_report.html).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import TextArea
+
+from console.screens.run import RunScreen
+
+from .conftest import ConsoleFactory, wait_for
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def _loaded(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    await wait_for(lambda: app.services.last_refresh is not None, pilot.pause)  # type: ignore[attr-defined]
+    await pilot.pause()
+
+
+def _first_with(key: str) -> Callable[[Pilot[Any]], Any]:
+    async def go(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        app: Any = pilot.app
+        from console.widgets.task_table import TaskTable
+
+        table = app.screen.query_one(TaskTable)
+        row = next(r for r in table.rows if key in r.task.editable_values())
+        table.move_to_key(row.key)
+        await pilot.pause()
+
+    return go
+
+
+def _then(first: Callable[[Pilot[Any]], Any], *keys: str) -> Callable[[Pilot[Any]], Any]:
+    async def go(pilot: Pilot[Any]) -> None:
+        await first(pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    return go
+
+
+async def _review(pilot: Pilot[Any]) -> None:
+    await _first_with("body")(pilot)
+    await pilot.press("e")
+    area = pilot.app.screen.query_one(TextArea)
+    area.text = area.text.replace("Hi", "Hello", 1) + "\nP.S. Refund on its way."
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+
+
+async def _run_view(pilot: Pilot[Any]) -> None:
+    await _first_with("body")(pilot)
+    await pilot.press("o")
+    screen = pilot.app.screen
+    assert isinstance(screen, RunScreen)
+    await wait_for(lambda: screen.story is not None, pilot.pause)
+    await pilot.pause()
+
+
+SCENES: dict[str, Callable[[Pilot[Any]], Any]] = {
+    "inbox": _loaded,
+    "detail": _then(_first_with("body"), "enter"),
+    "detail_json": _then(_first_with("body"), "enter", "J"),
+    "edit": _then(_first_with("body"), "e"),
+    "review": _review,
+    "confirm": _then(_loaded, "a"),
+    "reject": _then(_loaded, "x"),
+    "help": _then(_loaded, "question_mark"),
+    "run": _run_view,
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_screen(
+    snap_compare: Any, make_console: ConsoleFactory, scene: str, size: tuple[int, int]
+) -> None:
+    assert snap_compare(make_console(), terminal_size=size, run_before=SCENES[scene])
