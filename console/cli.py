@@ -82,16 +82,24 @@ def stub_server(
     """Serve the stub of the platform's /v1 task API (for demos and tests)."""
     from server_stub.runner import serve
 
-    serve(
-        host=host,
-        port=port,
-        seed=seed,
-        tasks=tasks,
-        spawn_every=spawn_every,
-        fail_rate=fail_rate,
-        latency_ms=latency_ms,
-        echo=click.echo,
-    )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"Warning: binding {host} exposes the stub (and its demo tokens) beyond this machine.",
+            err=True,
+        )
+    try:
+        serve(
+            host=host,
+            port=port,
+            seed=seed,
+            tasks=tasks,
+            spawn_every=spawn_every,
+            fail_rate=fail_rate,
+            latency_ms=latency_ms,
+            echo=click.echo,
+        )
+    except OSError as exc:
+        raise click.ClickException(f"{exc.strerror or exc}. Choose another --port.") from None
 
 
 @main.command()

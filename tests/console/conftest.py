@@ -39,10 +39,11 @@ def make_console(stub_app: FastAPI, fixed_now: datetime) -> ConsoleFactory:
         *,
         token: str = DEMO_CONTRIBUTOR_TOKEN,
         http_client: httpx.AsyncClient | None = None,
+        base_url: str = STUB_URL,
         **overrides: Any,
     ) -> CommandCenterApp:
         settings = ConsoleSettings(
-            base_url=STUB_URL,
+            base_url=base_url,
             tenant=DEMO_TENANT,
             project=DEMO_PROJECT,
             cursor_blink=False,

@@ -349,3 +349,82 @@ async def test_table_uses_the_width(make_console: ConsoleFactory, size: tuple[in
         header = table(app).render_line(0).text
         assert "Title" in header and "Run" in header
         assert ("Status" in header) is (size[0] >= 110)
+
+
+async def test_new_tasks_do_not_move_the_cursor_off_its_task(
+    make_console: ConsoleFactory, stub_state: Any
+) -> None:
+    from server_stub import generate_tasks
+
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        await pilot.press("j", "j", "j")
+        key = table(app).cursor_key
+        index = table(app).cursor_row
+        generate_tasks(stub_state, 20, seed=7)  # ages up to a week: many land above the cursor
+        app.refresh_inbox()
+        await wait_for(lambda: app.services.inbox.total > 20, pilot.pause)
+        await pilot.pause()
+        assert table(app).cursor_key == key
+        assert table(app).cursor_row != index  # rows moved; the cursor followed its task
+
+
+async def test_keymap_from_settings_remaps_a_binding(make_console: ConsoleFactory) -> None:
+    app = make_console(keymap={"task.approve": "A"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        await pilot.press("a")
+        assert isinstance(app.screen, InboxScreen)  # the old key no longer approves
+        await pilot.press("A")
+        assert isinstance(app.screen, ConfirmApproveScreen)
+
+
+def _palette_hits(app: CommandCenterApp) -> int:
+    from textual.command import CommandList
+
+    lists = app.screen.query(CommandList)
+    return lists.first().option_count if lists else 0
+
+
+async def test_command_palette_reaches_actions_and_workflows(make_console: ConsoleFactory) -> None:
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        await pilot.press("ctrl+p", *"Reject")
+        await wait_for(lambda: _palette_hits(app) > 0, pilot.pause)
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, RejectScreen), pilot.pause)
+        await pilot.press("escape")
+        workflow = app.services.inbox.workflows()[-1]
+        await pilot.press("ctrl+p", *"Show only workflow")
+        await pilot.pause(0.3)
+        await pilot.press(*workflow.label[:12])
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(lambda: app.services.inbox.workflow == workflow.workflow_id, pilot.pause)
+        assert {r.task.workflow_id for r in table(app).rows} == {workflow.workflow_id}
+
+
+async def test_a_hanging_server_times_out_into_retrying_and_the_ui_answers(
+    make_console: ConsoleFactory, stub_state: Any
+) -> None:
+    from server_stub import FaultInjector, StubServer
+
+    faults = FaultInjector(0.0, latency_ms=0)
+    with StubServer(stub_state, faults=faults) as server:
+        app = make_console(
+            base_url=server.url, http_client=httpx.AsyncClient(), request_timeout=0.3
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await loaded(app, pilot)
+            faults.latency_ms = 3000  # the server now hangs well past the timeout
+            app.refresh_inbox()
+            await pilot.press("j")  # keys are answered while the poll waits
+            assert table(app).cursor_row == 1
+            await wait_for(lambda: app.services.connection.failures > 0, pilot.pause)
+            await pilot.pause()
+            assert "retrying in" in status_text(app)
+            assert "No answer in time" in (app.services.connection.last_error or "")
+            faults.latency_ms = 0
