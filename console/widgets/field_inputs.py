@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from textual.app import ComposeResult
@@ -13,60 +11,8 @@ from textual.widgets import Input, Label, Select, Switch, TextArea
 
 from client import FieldType, PayloadField
 
+from ..field_values import FieldError, parse_value, text_of
 from .safe_text import safe
-
-
-class FieldError(ValueError):
-    """A value the operator typed that does not fit the field; the message is shown under it."""
-
-
-def _text_of(field: PayloadField, value: Any) -> str:
-    """The editable text for a value: JSON for structures, plain for scalars."""
-    if field.type is FieldType.JSON:
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    if value is None:
-        return ""
-    return str(value)
-
-
-def parse_value(field: PayloadField, raw: Any) -> Any:
-    """The typed value for what the control holds; raises FieldError with a readable reason."""
-    kind = field.type
-    if kind in (FieldType.BOOLEAN, FieldType.ENUM):
-        if kind is FieldType.ENUM and raw is Select.BLANK:
-            if field.required:
-                raise FieldError("Choose one of the options.")
-            return None
-        return raw
-    text = str(raw)
-    if kind in (FieldType.STRING, FieldType.TEXT):
-        if field.required and not text.strip():
-            raise FieldError("Required: enter a value.")
-        if text == "" and field.value is None:
-            return None  # untouched empty value stays what it was
-        return text
-    stripped = text.strip()
-    if not stripped:
-        if field.required:
-            raise FieldError("Required: enter a value.")
-        return None
-    if kind is FieldType.INTEGER:
-        try:
-            return int(stripped)
-        except ValueError:
-            raise FieldError(f"Not a whole number: {stripped[:40]!r}.") from None
-    if kind is FieldType.NUMBER:
-        try:
-            number = float(stripped)
-        except ValueError:
-            raise FieldError(f"Not a number: {stripped[:40]!r}.") from None
-        if not math.isfinite(number):
-            raise FieldError("Must be a finite number.")
-        return int(number) if number.is_integer() and isinstance(field.value, int) else number
-    try:
-        return json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise FieldError(f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from None
 
 
 class FieldEditor(Vertical):
@@ -106,14 +52,14 @@ class FieldEditor(Vertical):
                 select.value = value
             return select
         if field.type in (FieldType.TEXT, FieldType.JSON):
-            area = TextArea(_text_of(field, value), id="control", soft_wrap=True)
+            area = TextArea(text_of(field, value), id="control", soft_wrap=True)
             area.cursor_blink = self.cursor_blink
             area.show_line_numbers = field.type is FieldType.JSON
             return area
         kind = {FieldType.INTEGER: "integer", FieldType.NUMBER: "number"}.get(field.type, "text")
         # No select-on-focus: a stray key must not replace a drafted value.
         box = Input(
-            _text_of(field, value),
+            text_of(field, value),
             type=kind,  # type: ignore[arg-type]
             id="control",
             select_on_focus=False,
@@ -130,7 +76,9 @@ class FieldEditor(Vertical):
         control = self.control
         if isinstance(control, TextArea):
             return control.text
-        if isinstance(control, Switch | Select | Input):
+        if isinstance(control, Select):
+            return None if control.value is Select.BLANK else control.value
+        if isinstance(control, Switch | Input):
             return control.value
         raise TypeError(type(control))  # pragma: no cover
 
