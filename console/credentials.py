@@ -1,0 +1,660 @@
+"""Where an operator's API token lives: stdin, environment, keyring, or an opt-in private file.
+
+Lookup order: a token piped to stdin > ``COMMAND_CENTER_TOKEN`` > keyring > token file. Storing
+goes to the keyring unless the operator explicitly asks for ``--insecure-storage``; we never fall
+back to a file on our own, because that would put the token somewhere the operator did not choose.
+
+Operators often work on headless Linux boxes over SSH, where ``keyring`` has no backend (it raises
+``NoKeyringError``) or a locked Secret Service waits forever for an unlock prompt nobody sees. So
+every keyring call runs in a daemon thread and is abandoned after ``keyring_timeout`` seconds: a
+hung call can neither freeze the console nor block interpreter exit.
+
+The token itself never appears in a ``repr``, an exception message or a log line.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import queue
+import re
+import secrets
+import stat
+import threading
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar, cast
+
+import keyring
+import platformdirs
+from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
+from keyring.errors import NoKeyringError, PasswordDeleteError
+
+__all__ = [
+    "ENV_VAR",
+    "SERVICE_PREFIX",
+    "CredentialStore",
+    "CredentialsError",
+    "FoundToken",
+    "InsecureTokenFileError",
+    "KeyringUnavailableError",
+    "TokenSource",
+    "keyring_status",
+]
+
+ENV_VAR = "COMMAND_CENTER_TOKEN"
+SERVICE_PREFIX = "command-center-tui"
+_KEYRING_USERNAME = "token"
+_APP_NAME = "command-center-tui"
+
+# Same rule as profile names in config.py: the name ends up in a file name and a keyring service.
+_PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A token file is a few dozen bytes; refuse to slurp something huge that was put there by mistake.
+_MAX_TOKEN_FILE_BYTES = 64 * 1024
+# Unicode categories that cannot be part of a token typed or pasted on purpose: control, format
+# (zero-width spaces from copy/paste) and surrogates (not encodable).
+_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_POSIX = os.name == "posix"
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class TokenSource(enum.StrEnum):
+    """Where a token came from, so the CLI can tell the operator which one is in use."""
+
+    ENV = "environment"
+    STDIN = "stdin"
+    KEYRING = "keyring"
+    FILE = "file"
+
+
+@dataclass(frozen=True)
+class FoundToken:
+    """A token and where it was found; ``repr`` and ``str`` show the place, never the token."""
+
+    token: str = field(repr=False)
+    source: TokenSource
+    where: str
+
+    def __str__(self) -> str:
+        return f"token from {self.source.value} ({self.where})"
+
+
+class CredentialsError(Exception):
+    """The token cannot be found, stored or removed; the message says what to do and never
+    contains the token."""
+
+
+class KeyringUnavailableError(CredentialsError):
+    """Storing in a keyring failed; the message offers the environment variable, a working
+    keyring, or ``--insecure-storage`` – we never pick the file on the operator's behalf."""
+
+
+class InsecureTokenFileError(CredentialsError):
+    """The token file is readable by others or owned by someone else. Refused rather than
+    skipped, so a leaked or planted token is noticed and fixed instead of silently ignored."""
+
+
+class _KeyringTimeout(Exception):
+    """A keyring call did not return in time; ``thread`` is still running it."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        super().__init__("keyring call timed out")
+        self.thread = thread
+
+
+class _KeyringUnusable(Exception):
+    """The active backend cannot store anything (fail, null, or a chain of only those)."""
+
+
+def _run_bounded(fn: Callable[[], _T], timeout: float, name: str) -> _T:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout`` seconds.
+
+    A daemon thread (not a ThreadPoolExecutor, whose exit hook joins its workers) so that a call
+    stuck on D-Bus is simply abandoned and cannot keep the interpreter from exiting.
+    """
+    results: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
+
+    def target() -> None:
+        try:
+            results.put((True, fn()))
+        except BaseException as exc:
+            results.put((False, exc))
+
+    thread = threading.Thread(target=target, name=f"command-center-{name}", daemon=True)
+    thread.start()
+    try:
+        ok, value = results.get(timeout=timeout)
+    except queue.Empty:
+        raise _KeyringTimeout(thread) from None
+    if ok:
+        return cast(_T, value)
+    raise cast(BaseException, value)
+
+
+# The thread of a keyring call that timed out and is still running. The backend is process-wide,
+# so while it hangs every store fails fast instead of waiting again and stacking up threads (e.g.
+# `profiles` describing ten profiles). Once the call returns (say the operator answered the unlock
+# prompt), keyring calls are tried again.
+_stuck_lock = threading.Lock()
+_stuck_thread: threading.Thread | None = None
+
+
+def _fail_fast_while_stuck() -> None:
+    global _stuck_thread
+    with _stuck_lock:
+        if _stuck_thread is not None:
+            if _stuck_thread.is_alive():
+                raise _KeyringTimeout(_stuck_thread)
+            _stuck_thread = None
+
+
+def _remember_stuck(thread: threading.Thread) -> None:
+    global _stuck_thread
+    with _stuck_lock:
+        _stuck_thread = thread
+
+
+def _backend_problem(backend: KeyringBackend) -> str | None:
+    """Why ``backend`` cannot hold a token, or None if it can (as far as its type tells)."""
+    if isinstance(backend, fail.Keyring):
+        return "no keyring backend is available"
+    if isinstance(backend, null.Keyring):
+        return "the configured keyring backend is the null backend, which silently stores nothing"
+    if isinstance(backend, chainer.ChainerBackend):
+        chained = list(backend.backends)
+        if all(_backend_problem(inner) for inner in chained):
+            return "the chained keyring backend has no backend that can store anything"
+    return None
+
+
+def _backend_label(backend: KeyringBackend) -> str:
+    """A display name such as ``SecretService Keyring`` (``str(backend)`` would query priority)."""
+    label = str(type(backend).name)
+    if isinstance(backend, chainer.ChainerBackend):
+        inner = ", ".join(_backend_label(b) for b in backend.backends)
+        label = f"{label} ({inner or 'no backends'})"
+    return label
+
+
+def _describe_exc(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _redact(text: str, token: str) -> str:
+    return text.replace(token, "[token]") if token else text
+
+
+def _check_token(token: str, what: str) -> None:
+    """Refuse empty tokens and ones with whitespace or control characters (a paste accident)."""
+    if not token:
+        raise CredentialsError(f"{what} is empty. Provide a non-empty token.")
+    if any(ch.isspace() or unicodedata.category(ch) in _BAD_CATEGORIES for ch in token):
+        raise CredentialsError(
+            f"{what} contains whitespace or control characters, which a token never has. "
+            "Copy the token again without spaces, line breaks or invisible characters."
+        )
+
+
+def _display_path(path: Path) -> str:
+    """``path`` with the home directory shortened to ``~`` for messages meant for reading."""
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):
+        return str(path)
+    try:
+        return str(Path("~") / path.relative_to(home))
+    except ValueError:
+        return str(path)
+
+
+def keyring_status(timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether a keyring can store the token: ``(usable, backend name or reason)``.
+
+    Detection may talk to D-Bus (and hang), so it runs under the same timeout as every other
+    keyring call. It does not read or write a secret, so it never triggers an unlock prompt.
+    """
+
+    def probe() -> tuple[str | None, str]:
+        backend = keyring.get_keyring()
+        return _backend_problem(backend), _backend_label(backend)
+
+    try:
+        problem, label = _run_bounded(probe, timeout, "keyring-status")
+    except _KeyringTimeout:
+        return False, f"detecting the keyring backend did not finish within {timeout:g} s"
+    except Exception as exc:
+        return False, f"detecting the keyring backend failed ({_describe_exc(exc)})"
+    if problem:
+        return False, problem
+    return True, label
+
+
+@dataclass
+class _KeyringProbe:
+    """Outcome of one keyring lookup; ``note`` explains a lookup that could not be made."""
+
+    token: str | None = None
+    where: str | None = None
+    note: str | None = None
+    invalid: CredentialsError | None = None
+
+
+class CredentialStore:
+    """One profile's token: find it, store it, remove it, or say where it lives."""
+
+    def __init__(
+        self,
+        profile: str,
+        *,
+        token_dir: Path | None = None,
+        keyring_timeout: float = 3.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if not _PROFILE.fullmatch(profile):
+            raise CredentialsError(
+                f"The profile name {profile!r} cannot be used for credentials. Use up to 64 "
+                "letters, digits, '.', '_' or '-', starting with a letter or digit."
+            )
+        if not keyring_timeout > 0:
+            raise ValueError("keyring_timeout must be positive")
+        self.profile = profile
+        self.service = f"{SERVICE_PREFIX}:{profile}"
+        self.token_dir = (
+            Path(token_dir)
+            if token_dir is not None
+            else platformdirs.user_config_path(_APP_NAME) / "tokens"
+        )
+        self.token_path = self.token_dir / f"{profile}.token"
+        self.keyring_timeout = keyring_timeout
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def find(self, *, stdin_token: str | None = None) -> FoundToken | None:
+        """The token to use, or None. A keyring that is unavailable, fails or times out is
+        skipped; a token file with unsafe permissions raises InsecureTokenFileError."""
+        if stdin_token is not None:
+            token = stdin_token.strip()
+            if not token:
+                # Falling back to another source could silently act as a different identity.
+                raise CredentialsError(
+                    "No token was read from standard input. Pipe the token in, or drop the "
+                    "stdin option to use the stored one."
+                )
+            _check_token(token, "The token read from standard input")
+            return FoundToken(token, TokenSource.STDIN, "standard input")
+
+        token = self._environ.get(ENV_VAR, "").strip()
+        if token:
+            _check_token(token, f"The {ENV_VAR} environment variable")
+            return FoundToken(token, TokenSource.ENV, ENV_VAR)
+
+        probe = self._probe_keyring()
+        if probe.invalid is not None:
+            raise probe.invalid
+        if probe.token is not None and probe.where is not None:
+            return FoundToken(probe.token, TokenSource.KEYRING, probe.where)
+
+        token_from_file = self._read_file()
+        if token_from_file is not None:
+            return FoundToken(token_from_file, TokenSource.FILE, str(self.token_path))
+        return None
+
+    def store(self, token: str, *, insecure_storage: bool = False) -> FoundToken:
+        """Store ``token`` in the keyring, or in a 0600 file if ``insecure_storage``.
+
+        Surrounding whitespace (a pasted newline) is stripped. Keyring storage is verified by
+        reading the token back. Whichever place is chosen, the copy in the other place is removed
+        (best effort): a stale keyring entry would shadow the new file, and a stale file is a
+        plain-text copy the operator no longer wants.
+        """
+        token = token.strip()
+        _check_token(token, "The token")
+        if insecure_storage:
+            self._write_file(token)
+            self._delete_keyring_copy(consequence="it takes precedence over the token file")
+            return FoundToken(token, TokenSource.FILE, str(self.token_path))
+
+        def put(backend: KeyringBackend) -> bool:
+            backend.set_password(self.service, _KEYRING_USERNAME, token)
+            return backend.get_password(self.service, _KEYRING_USERNAME) == token
+
+        reason: str
+        try:
+            stored, label = self._keyring_call(put, "keyring-set")
+        except _KeyringTimeout:
+            reason = self._timeout_text()
+        except _KeyringUnusable as exc:
+            reason = str(exc)
+        except NoKeyringError:
+            reason = "no keyring backend is available"
+        except Exception as exc:
+            reason = f"the keyring failed ({_redact(_describe_exc(exc), token)})"
+        else:
+            if stored:
+                self._unlink_file_quietly()
+                return FoundToken(token, TokenSource.KEYRING, self._keyring_where(label))
+            reason = (
+                f"the keyring backend {label} accepted the token but did not return it when "
+                "read back, so it cannot be relied on"
+            )
+        raise KeyringUnavailableError(self._unavailable_message(reason))
+
+    def remove(self) -> list[str]:
+        """Remove the token from the keyring (best effort) and the token file.
+
+        Returns the places it was actually removed from. ``COMMAND_CENTER_TOKEN`` cannot be
+        removed from here and is never listed; call ``describe()`` to see what is left.
+        """
+        removed: list[str] = []
+        where = self._delete_keyring_copy(consequence="it was not removed")
+        if where:
+            removed.append(where)
+        try:
+            os.unlink(self.token_path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise CredentialsError(
+                f"The token file {self.token_path} could not be removed ({exc.strerror}). "
+                "Delete it by hand."
+            ) from None
+        else:
+            removed.append(f"file {self.token_path}")
+        return removed
+
+    def describe(self) -> str:
+        """Where this profile's token lives, for ``status`` output – never the token itself.
+
+        Examples: ``environment (COMMAND_CENTER_TOKEN)``, ``keyring (service …, backend …)``,
+        ``file ~/.config/command-center-tui/tokens/prod.token (0600)``, ``none``, and
+        ``keyring timed out after 3 s`` (appended after ``; `` when a file is also found).
+        """
+        env_token = self._environ.get(ENV_VAR, "").strip()
+        if env_token:
+            try:
+                _check_token(env_token, f"The {ENV_VAR} environment variable")
+            except CredentialsError as exc:
+                return f"environment ({ENV_VAR}), refused: {exc}"
+            return f"environment ({ENV_VAR})"
+
+        probe = self._probe_keyring()
+        if probe.invalid is not None:
+            return f"{probe.where}, refused: {probe.invalid}"
+        if probe.where is not None:
+            return probe.where
+        parts = [part for part in (self._describe_file(), probe.note) if part]
+        return "; ".join(parts) or "none"
+
+    # -- keyring ------------------------------------------------------------------------------
+
+    def _keyring_call(self, op: Callable[[KeyringBackend], _T], name: str) -> tuple[_T, str]:
+        """Run ``op`` on the active backend, bounded by the timeout; returns its result and the
+        backend's label. Backend detection happens inside the thread, since it may hang too."""
+        _fail_fast_while_stuck()
+
+        def run() -> tuple[_T, str]:
+            backend = keyring.get_keyring()
+            problem = _backend_problem(backend)
+            if problem:
+                raise _KeyringUnusable(problem)
+            return op(backend), _backend_label(backend)
+
+        try:
+            return _run_bounded(run, self.keyring_timeout, name)
+        except _KeyringTimeout as exc:
+            _remember_stuck(exc.thread)
+            raise
+
+    def _keyring_where(self, label: str) -> str:
+        return f"keyring (service {self.service}, backend {label})"
+
+    def _timeout_text(self) -> str:
+        return (
+            f"the keyring did not answer within {self.keyring_timeout:g} s "
+            "(a locked Secret Service may be waiting for an unlock prompt)"
+        )
+
+    def _probe_keyring(self) -> _KeyringProbe:
+        """Look the token up in the keyring; problems become a note instead of an error."""
+
+        def get(backend: KeyringBackend) -> str | None:
+            return backend.get_password(self.service, _KEYRING_USERNAME)
+
+        try:
+            value, label = self._keyring_call(get, "keyring-get")
+        except _KeyringTimeout:
+            _log.warning("Keyring lookup for %s gave up: %s.", self.service, self._timeout_text())
+            return _KeyringProbe(note=f"keyring timed out after {self.keyring_timeout:g} s")
+        except (_KeyringUnusable, NoKeyringError) as exc:
+            _log.debug("Keyring skipped for %s: %s.", self.service, exc)
+            return _KeyringProbe()
+        except Exception as exc:
+            _log.warning("Keyring lookup for %s failed (%s).", self.service, _describe_exc(exc))
+            return _KeyringProbe(note=f"keyring failed ({_describe_exc(exc)})")
+        if value is None or not value.strip():
+            return _KeyringProbe()
+        where = self._keyring_where(label)
+        token = value.strip()
+        try:
+            _check_token(token, f"The token stored in the {where}")
+        except CredentialsError as exc:
+            return _KeyringProbe(where=where, invalid=exc)
+        return _KeyringProbe(token=token, where=where)
+
+    def _delete_keyring_copy(self, *, consequence: str) -> str | None:
+        """Delete this profile's keyring entry if there is one; returns where it was removed.
+
+        Best effort: an unavailable keyring has nothing to delete, and a failing or hanging one
+        is logged (with ``consequence`` saying why that matters) rather than raised.
+        """
+
+        def delete(backend: KeyringBackend) -> bool:
+            # Read first: a backend that silently ignores the delete must not count as removed.
+            if backend.get_password(self.service, _KEYRING_USERNAME) is None:
+                return False
+            backend.delete_password(self.service, _KEYRING_USERNAME)
+            return True
+
+        try:
+            deleted, label = self._keyring_call(delete, "keyring-delete")
+        except (_KeyringUnusable, NoKeyringError, PasswordDeleteError):
+            return None
+        except _KeyringTimeout:
+            _log.warning(
+                "Could not check the keyring for a token of %s (%s); if there is one, %s.",
+                self.service,
+                self._timeout_text(),
+                consequence,
+            )
+            return None
+        except Exception as exc:
+            _log.warning(
+                "Could not remove the keyring token of %s (%s); %s.",
+                self.service,
+                _describe_exc(exc),
+                consequence,
+            )
+            return None
+        return self._keyring_where(label) if deleted else None
+
+    def _unavailable_message(self, reason: str) -> str:
+        return (
+            f"The token could not be stored in a keyring: {reason}. You can: set {ENV_VAR} in "
+            "your environment instead of storing the token; install or unlock a keyring (for "
+            "example start gnome-keyring for the Secret Service, and check what is found with "
+            "`keyring --list-backends`), then try again; or pass --insecure-storage to keep "
+            f"the token in {self.token_path}, a file only you can read."
+        )
+
+    # -- token file ---------------------------------------------------------------------------
+
+    def _check_file_stat(self, st: os.stat_result) -> None:
+        path = self.token_path
+        if not stat.S_ISREG(st.st_mode):
+            raise CredentialsError(
+                f"The token path {path} is not a regular file. Remove it and store the token again."
+            )
+        if not _POSIX:
+            return
+        if st.st_uid != os.getuid():
+            raise InsecureTokenFileError(
+                f"The token file {path} is owned by another user (uid {st.st_uid}), so anyone "
+                f"with that account could have planted or read it. Delete it (`rm {path}`) and "
+                "store your token again with --insecure-storage."
+            )
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o077:
+            raise InsecureTokenFileError(
+                f"The token file {path} can be accessed by other users (mode {mode:04o}), so it "
+                f"is not used. Run `chmod 600 {path}`, and replace the token if others may have "
+                "read it."
+            )
+
+    def _read_file(self) -> str | None:
+        """The token in the file, or None if there is no file. Ownership and mode are checked
+        on the opened file itself (fstat), on every read."""
+        path = self.token_path
+        # O_NONBLOCK: opening a FIFO planted at the path must not hang; harmless for files.
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CredentialsError(
+                f"The token file {path} cannot be opened ({exc.strerror}). Check its "
+                "permissions, or delete it and store the token again."
+            ) from None
+        try:
+            self._check_file_stat(os.fstat(fd))
+            chunks: list[bytes] = []
+            size = 0
+            while size <= _MAX_TOKEN_FILE_BYTES:
+                chunk = os.read(fd, 8192)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            raise CredentialsError(
+                f"The token file {path} cannot be read ({exc.strerror})."
+            ) from None
+        finally:
+            os.close(fd)
+        if size > _MAX_TOKEN_FILE_BYTES:
+            raise CredentialsError(
+                f"The token file {path} is far too large to hold a token. Delete it and store "
+                "the token again."
+            )
+        try:
+            text = b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CredentialsError(
+                f"The token file {path} is not UTF-8 text. Delete it and store the token again."
+            ) from None
+        token = text.strip()
+        _check_token(token, f"The token file {path}")
+        return token
+
+    def _describe_file(self) -> str | None:
+        display = _display_path(self.token_path)
+        try:
+            st = os.stat(self.token_path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return f"file {display} (cannot be checked: {exc.strerror})"
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        try:
+            self._read_file()
+        except CredentialsError as exc:
+            return f"file {display} ({mode}), refused: {exc}"
+        return f"file {display} ({mode})"
+
+    def _prepare_dir(self) -> None:
+        """Create the token directory 0700, or tighten our own existing one to 0700."""
+        directory = self.token_dir
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _POSIX:
+            return
+        st = os.stat(directory)
+        if st.st_uid != os.getuid():
+            raise CredentialsError(
+                f"The token directory {directory} belongs to another user (uid {st.st_uid}), "
+                "who could replace the token file. Use a directory of your own."
+            )
+        if stat.S_IMODE(st.st_mode) != 0o700:
+            os.chmod(directory, 0o700)
+
+    def _write_file(self, token: str) -> None:
+        """Write atomically: a fresh 0600 temp file in the same directory, fsync, rename."""
+        path = self.token_path
+        tmp = self.token_dir / f".{self.profile}.token.{secrets.token_hex(8)}.tmp"
+        try:
+            self._prepare_dir()
+            # O_EXCL: never reuse or follow an existing path. The mode is set explicitly with
+            # fchmod too, so the result does not depend on the umask.
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+            )
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, 0o600)
+                data = memoryview((token + "\n").encode("utf-8"))
+                while data:
+                    written = os.write(fd, data)
+                    data = data[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CredentialsError(
+                f"The token could not be written to {path} ({exc.strerror or exc}). Check that "
+                f"you can write to {self.token_dir}."
+            ) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
+        """Make the rename durable; best effort, since not every platform can open directories."""
+        if not _POSIX:
+            return
+        try:
+            dir_fd = os.open(self.token_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+
+    def _unlink_file_quietly(self) -> None:
+        try:
+            os.unlink(self.token_path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            _log.warning(
+                "The token is now in the keyring, but the old token file %s could not be "
+                "removed (%s); delete it by hand.",
+                self.token_path,
+                exc.strerror,
+            )
+            return
+        _log.info("Removed the old token file %s; the keyring copy is used now.", self.token_path)
