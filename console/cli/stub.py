@@ -1,48 +1,13 @@
-"""The ``command-center`` command: the console itself and the commands around it."""
+"""Commands that run the stub platform: ``stub-server``, ``demo`` and the browser ``serve``."""
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from client import __version__
+from ._context import connection_options, given, is_loopback
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="command-center")
-@click.option("--base-url", envvar="COMMAND_CENTER_BASE_URL", help="API base URL.")
-@click.option("--tenant", envvar="COMMAND_CENTER_TENANT", help="Tenant (workspace slug).")
-@click.option("--project", envvar="COMMAND_CENTER_PROJECT", help="Project id.")
-@click.pass_context
-def main(ctx: click.Context, base_url: str | None, tenant: str | None, project: str | None) -> None:
-    """Command Center: triage the human tasks that pause AI-agent workflow runs.
-
-    Without a subcommand, opens the console. The token is read from COMMAND_CENTER_TOKEN.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    token = os.environ.get("COMMAND_CENTER_TOKEN", "").strip()
-    missing = [
-        name
-        for name, value in (("--base-url", base_url), ("--tenant", tenant), ("token", token))
-        if not value
-    ]
-    if missing:
-        raise click.UsageError(
-            "To open the console, give --base-url and --tenant (or COMMAND_CENTER_BASE_URL and "
-            "COMMAND_CENTER_TENANT) and set COMMAND_CENTER_TOKEN. Missing: "
-            + ", ".join(missing)
-            + ". To try it without a platform: command-center demo"
-        )
-    from .launch import run_console
-    from .settings import ConsoleSettings
-
-    assert base_url and tenant
-    run_console(ConsoleSettings(base_url=base_url, tenant=tenant, project=project), token)
-
-
-@main.command("stub-server")
+@click.command("stub-server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -102,7 +67,7 @@ def stub_server(
         raise click.ClickException(f"{exc.strerror or exc}. Choose another --port.") from None
 
 
-@main.command()
+@click.command()
 @click.option("--tasks", type=click.IntRange(min=0), default=0, help="Also generate N tasks.")
 @click.option(
     "--spawn-every",
@@ -119,11 +84,47 @@ def demo(tasks: int, spawn_every: float | None) -> None:
     from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer
     from server_stub.runner import build_state
 
-    from .launch import run_console
-    from .settings import ConsoleSettings
+    from ..launch import run_console
+    from ..settings import ConsoleSettings
 
     with StubServer(build_state("demo", tasks), spawn_every=spawn_every) as server:
         settings = ConsoleSettings(
             base_url=server.url, tenant=DEMO_TENANT, project=DEMO_PROJECT, profile="demo"
         )
         run_console(settings, DEMO_CONTRIBUTOR_TOKEN)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--demo", "demo_mode", is_flag=True, help="Serve the demo console (embedded stub).")
+@connection_options
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, demo_mode: bool) -> None:
+    """Serve the console in a web browser (textual-serve), one console per browser tab.
+
+    Each tab runs `command-center` with the active profile (or `command-center demo`).
+    """
+    import shlex
+    import sys
+
+    from textual_serve.server import Server
+
+    if not is_loopback(host):
+        click.echo(
+            f"Warning: serving on {host}: textual-serve has no authentication of its own, so "
+            "anyone who can reach this port gets a console with your token. Prefer 127.0.0.1 "
+            "and an SSH tunnel.",
+            err=True,
+        )
+    argv = [sys.executable, "-m", "console"]
+    if demo_mode:
+        argv.append("demo")
+    else:
+        for name, value in given(ctx).items():
+            flag = "--" + name.replace("_", "-")
+            if value is True:
+                argv.append(flag)
+            elif value not in (None, False):
+                argv += [flag, str(value)]
+    Server(shlex.join(argv), host=host, port=port, title="Command Center").serve()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -15,12 +16,27 @@ def test_version() -> None:
     assert result.exit_code == 0 and __version__ in result.output
 
 
-def test_console_without_settings_says_what_is_missing(monkeypatch: object) -> None:
-    runner = CliRunner(env={"COMMAND_CENTER_TOKEN": "", "COMMAND_CENTER_BASE_URL": ""})
+def test_console_without_settings_says_what_is_missing(tmp_path: Path) -> None:
+    runner = CliRunner(
+        env={
+            "COMMAND_CENTER_TOKEN": "",
+            "COMMAND_CENTER_BASE_URL": "",
+            "COMMAND_CENTER_PROFILE": "",
+            "COMMAND_CENTER_CONFIG": str(tmp_path / "config.toml"),
+        }
+    )
     result = runner.invoke(main, ["--tenant", "acme"])
     assert result.exit_code == 2
-    assert "Missing: --base-url, token" in result.output
+    assert "no base_url" in result.output and "--base-url" in result.output
     assert "command-center demo" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
+    runner = CliRunner(env={"COMMAND_CENTER_CONFIG": str(tmp_path / "config.toml")})
+    args = ["--base-url", "http://api.example.com", "--tenant", "acme"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2 and "unencrypted" in result.output
 
 
 def test_stub_server_on_a_busy_port_is_a_clear_error() -> None:

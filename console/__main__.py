@@ -1,0 +1,5 @@
+"""``python -m console``: the same as the ``command-center`` command."""
+
+from .cli import main
+
+main()
