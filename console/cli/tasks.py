@@ -219,7 +219,7 @@ def list_tasks(
     workflow_id: str | None,
     run_id: str | None,
 ) -> None:
-    """List pending tasks, oldest first as the server orders them.
+    """List pending tasks: the table oldest first (stalled approvals cost money), JSON as served.
 
     For people, a table: REF (what the other commands take), age, workflow, type and title,
     cut to the terminal's width. For scripts, --json prints one raw task object per line and
@@ -254,6 +254,9 @@ def list_tasks(
         click.echo(f"No pending tasks{filtered}.", err=True)
         return
     refs = short_refs(inbox)
+    found = sorted(
+        found, key=lambda t: (t.created_at is None, t.created_at and t.created_at.timestamp())
+    )
     rows = [
         [
             _one_line(refs.get(task.key, "/".join(task.key))),

@@ -567,3 +567,13 @@ def test_shell_completion_works_out_of_the_box() -> None:
         }
     ).invoke(main, [], prog_name="command-center")
     assert {"plain,--set", "plain,--result-json", "plain,--yes"} <= set(options.stdout.split())
+
+
+def test_list_table_is_oldest_first(run: Run, live_stub: StubServer) -> None:
+    result = run("tasks", "list")
+    assert result.exit_code == 0, result.output
+    titles = [row[-1] for row in _table(result)]
+    tasks = sorted(live_stub.state.list_pending(), key=lambda t: t["created_at"])
+    assert [t["task_payload"].get("title", t["id"])[:10] for t in tasks] == [
+        title[:10] for title in titles
+    ]
