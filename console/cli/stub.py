@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from ._context import connection_options, given, is_loopback
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _data_options(f: F) -> F:
+    """``--tasks`` and ``--spawn-every``: what the stub holds beyond its seed."""
+    f = click.option(
+        "--spawn-every",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="Keep creating a new task every SECONDS.",
+    )(f)
+    return click.option(
+        "--tasks", type=click.IntRange(min=0), default=0, help="Also generate N tasks."
+    )(f)
 
 
 @click.command("stub-server")
@@ -17,14 +36,7 @@ from ._context import connection_options, given, is_loopback
     show_default=True,
     help="Start with the demo tasks or with an empty inbox.",
 )
-@click.option("--tasks", type=click.IntRange(min=0), default=0, help="Also generate N tasks.")
-@click.option(
-    "--spawn-every",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Keep creating a new task every SECONDS.",
-)
+@_data_options
 @click.option(
     "--fail-rate",
     type=click.FloatRange(0.0, 1.0),
@@ -68,14 +80,7 @@ def stub_server(
 
 
 @click.command()
-@click.option("--tasks", type=click.IntRange(min=0), default=0, help="Also generate N tasks.")
-@click.option(
-    "--spawn-every",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Keep creating a new task every SECONDS.",
-)
+@_data_options
 def demo(tasks: int, spawn_every: float | None) -> None:
     """Open the console on an embedded stub server seeded with demo data.
 
