@@ -15,14 +15,14 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from client import APIError, ConflictError, NotFoundError, Task
+from client import APIError
 
 from .commands import TaskCommands
 from .error_text import describe_error
-from .inbox_model import RowDiff
+from .inbox_model import RowDiff, TaskKey
 from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
-from .services import ConsoleServices, Decision
+from .services import ConsoleServices, Decision, SendResult
 from .widgets.safe_text import clean
 
 
@@ -40,6 +40,7 @@ class CommandCenterApp(App[None]):
         super().__init__()
         self.services = services
         self._refresh_timer: Timer | None = None
+        self._drain_timer: Timer | None = None
         if services.settings.theme:
             self.theme = services.settings.theme
 
@@ -48,6 +49,9 @@ class CommandCenterApp(App[None]):
             self.set_keymap(self.services.settings.keymap)
         self.push_screen(InboxScreen())
         self.refresh_inbox()
+        self.services.reload_unsettled()
+        if self.services.queued():
+            self.drain_outbox()  # decisions left over from an earlier run
 
     async def on_unmount(self) -> None:
         await self.services.aclose()
@@ -96,11 +100,11 @@ class CommandCenterApp(App[None]):
             if handler is not None:
                 handler(diff)
 
-    def _close_screens_about(self, task: Task) -> None:
+    def _close_screens_about(self, key: TaskKey) -> None:
         """After our own decision, screens showing that task have nothing left to offer."""
         while len(self.screen_stack) > 2:  # the default screen and the inbox stay
             target = getattr(self.screen, "target", None)
-            if not (isinstance(target, Task) and target.key == task.key):
+            if getattr(target, "key", None) != key:
                 break
             self.pop_screen()
 
@@ -114,30 +118,65 @@ class CommandCenterApp(App[None]):
 
     @work(group="decisions")
     async def submit_decision(self, decision: Decision) -> None:
-        task = decision.task
-        verb = "Approved" if decision.approved else "Rejected"
-        title = clean(task.title, max_len=60, multiline=False)
-        self._broadcast_inbox(RowDiff(changed=[task.key]))
+        """Outbox first, then the request; the result is told in a notification."""
+        self._broadcast_inbox(RowDiff(changed=[decision.task.key]))
         try:
-            await self.services.decide(decision)
-        except APIError as exc:
-            doing = "approving" if decision.approved else "rejecting"
-            self.notify(
-                describe_error(exc, doing=doing),
-                title=f"Not {verb.lower()}: {title}",
-                severity="error",
-                timeout=12,
-                markup=False,
-            )
-            if isinstance(exc, ConflictError | NotFoundError):
-                # Completed (by someone, maybe us) or gone: it is no longer ours to decide.
-                self.services.inbox.remove(task.key)
-                self._broadcast_inbox(RowDiff(removed=[task.key]))
-            else:
-                self._broadcast_inbox(RowDiff(changed=[task.key]))
-        else:
-            self.notify(f"{verb}: {title}", title="Done", markup=False)
-            self._close_screens_about(task)
-            self._broadcast_inbox(RowDiff(removed=[task.key]))
+            result = await self.services.decide(decision)
         finally:
             self._broadcast_status()
+        self._report(result)
+
+    @work(exclusive=True, group="outbox-drain")
+    async def drain_outbox(self) -> None:
+        """Send queued decisions again (after a failure, or left over from an earlier run)."""
+        for entry in self.services.queued():
+            result = await self.services.send(entry)
+            self._report(result, quiet_when_queued=True)
+            if result.queued:
+                break  # still unreachable: keep the order, try again later
+        self._broadcast_status()
+        if self.services.queued():
+            self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.stop()
+        self._drain_timer = self.set_timer(self.services.drain_delay(), self.drain_outbox)
+
+    def _report(self, result: SendResult, *, quiet_when_queued: bool = False) -> None:
+        entry = result.entry
+        key = entry.task_key
+        verb = "Approved" if entry.approved else "Rejected"
+        title = clean(entry.title, max_len=60, multiline=False)
+        if result.completion is not None:
+            self.services.drain_failures = 0
+            self.notify(f"{verb}: {title}", title="Done", markup=False)
+            self._close_screens_about(key)
+            self._broadcast_inbox(RowDiff(removed=[key]))
+            return
+        error = result.error
+        assert error is not None
+        doing = "approving" if entry.approved else "rejecting"
+        if result.queued:
+            self.services.drain_failures += 1
+            if not quiet_when_queued:
+                self.notify(
+                    f"{describe_error(error, doing=doing)} The decision is kept and will be "
+                    "sent again with the same key.",
+                    title=f"Queued: {title}",
+                    severity="warning",
+                    timeout=10,
+                    markup=False,
+                )
+            self._broadcast_inbox(RowDiff(changed=[key]))
+            self._schedule_drain()
+            return
+        self.notify(
+            describe_error(error, doing=doing),
+            title=f"Not {verb.lower()}: {title}",
+            severity="error",
+            timeout=12,
+            markup=False,
+        )
+        removed = key not in self.services.inbox
+        self._broadcast_inbox(RowDiff(removed=[key]) if removed else RowDiff(changed=[key]))

@@ -10,6 +10,8 @@ import httpx
 from client import AsyncCommandCenterClient
 
 from .app import CommandCenterApp
+from .audit import AuditLog
+from .outbox import Outbox
 from .services import ConsoleServices
 from .settings import ConsoleSettings
 
@@ -20,6 +22,8 @@ def build_app(
     *,
     http_client: httpx.AsyncClient | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    outbox: Outbox | None = None,
+    audit: AuditLog | None = None,
 ) -> CommandCenterApp:
     client = AsyncCommandCenterClient(
         settings.base_url,
@@ -29,8 +33,21 @@ def build_app(
         timeout=settings.request_timeout,
         http_client=http_client,
     )
-    return CommandCenterApp(ConsoleServices(settings, client, clock=clock))
+    services = ConsoleServices(
+        settings,
+        client,
+        outbox=outbox or Outbox.default(),
+        audit=audit or AuditLog.default(),
+        clock=clock,
+    )
+    return CommandCenterApp(services)
 
 
-def run_console(settings: ConsoleSettings, token: str) -> None:
-    build_app(settings, token).run()
+def run_console(
+    settings: ConsoleSettings,
+    token: str,
+    *,
+    outbox: Outbox | None = None,
+    audit: AuditLog | None = None,
+) -> None:
+    build_app(settings, token, outbox=outbox, audit=audit).run()

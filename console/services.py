@@ -13,9 +13,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from client import AsyncCommandCenterClient, Completion, RunEvent, Task
+from client import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    AsyncCommandCenterClient,
+    Completion,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    RunEvent,
+    ServerError,
+    Task,
+)
 
+from .audit import AuditLog
 from .inbox_model import InboxModel, RowDiff, TaskKey
+from .outbox import EntryState, Outbox, OutboxEntry, Outcome
 from .settings import ConsoleSettings
 
 
@@ -88,6 +103,23 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class SendResult:
+    """How one attempt ended: confirmed, final refusal/conflict, or still queued."""
+
+    entry: OutboxEntry
+    completion: Completion | None = None
+    error: APIError | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.entry.state is EntryState.QUEUED
+
+
+# Answers after which the decision may or may not have been applied: keep it, send again.
+_UNCONFIRMED = (APIConnectionError, ServerError, RateLimitError, APIResponseValidationError)
+
+
+@dataclass(frozen=True)
 class RunStory:
     workflow_id: str
     run_id: str
@@ -103,10 +135,14 @@ class ConsoleServices:
         settings: ConsoleSettings,
         client: AsyncCommandCenterClient,
         *,
+        outbox: Outbox,
+        audit: AuditLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.client = client
+        self.outbox = outbox
+        self.audit = audit
         # The inbox poll shows its own "retrying in N s", so it must not also retry inside.
         self._poll_client = client.with_options(max_retries=0)
         self.clock = clock
@@ -114,10 +150,13 @@ class ConsoleServices:
         self.connection = ConnectionState()
         self.paused = False
         self.drafts: dict[TaskKey, dict[str, Any]] = {}
-        self.in_flight: dict[TaskKey, Decision] = {}
+        self.in_flight: dict[TaskKey, OutboxEntry] = {}
+        # Queued and failed decisions of this connection, by task: row markers and the queue.
+        self.unsettled: dict[TaskKey, OutboxEntry] = {}
         # Tasks this console completed: their disappearance is not news "from elsewhere".
         self.decided: set[TaskKey] = set()
         self.last_refresh: datetime | None = None
+        self.drain_failures = 0
 
     async def refresh_inbox(self) -> RowDiff:
         """Fetch the inbox and fold it into the model; raises the client's errors."""
@@ -126,23 +165,87 @@ class ConsoleServices:
         self.connection.ok(self.last_refresh)
         return self.inbox.apply(tasks)
 
-    async def decide(self, decision: Decision) -> Completion:
-        """Send one decision; the task leaves the inbox only once the server confirmed it."""
+    @property
+    def profile_name(self) -> str:
+        return self.settings.profile or "default"
+
+    def _connection_filter(self) -> dict[str, str]:
+        return {
+            "profile": self.profile_name,
+            "base_url": self.settings.base_url,
+            "tenant": self.settings.tenant,
+        }
+
+    def reload_unsettled(self) -> list[OutboxEntry]:
+        entries = self.outbox.entries(**self._connection_filter())
+        self.unsettled = {entry.task_key: entry for entry in entries}
+        return entries
+
+    async def decide(self, decision: Decision) -> SendResult:
+        """Write the decision to the outbox, then send it; the outbox outlives any failure."""
         task = decision.task
-        self.in_flight[task.key] = decision
+        edited = decision.approved and decision.result is not None
+        entry = self.outbox.submit(
+            **self._connection_filter(),
+            project=self.settings.project,
+            task_key=task.key,
+            title=task.title,
+            approved=decision.approved,
+            result=decision.result,
+            original=task.editable_values() if edited else None,
+            key=decision.key,
+        )
+        return await self.send(entry)
+
+    async def send(self, entry: OutboxEntry) -> SendResult:
+        """One attempt for a stored decision, with its stored key; records how it ended."""
+        key = entry.task_key
+        self.in_flight[key] = entry
         try:
+            entry = self.outbox.attempt(entry.key)
             completion = await self.client.complete_task(
-                *task.key,
-                approved=decision.approved,
-                result=decision.result,
-                idempotency_key=decision.key,
+                *key, approved=entry.approved, result=entry.result, idempotency_key=entry.key
             )
+        except ConflictError as exc:
+            # After an earlier attempt (this run or before a restart) the 409 is likely ours.
+            ours = exc.maybe_ours or entry.attempts > 1
+            outcome = Outcome.PROBABLY_OURS if ours else Outcome.ELSEWHERE
+            entry = self.outbox.confirm(entry.key, outcome)
+            self.audit.record(entry, outcome)
+            self._settled(key)
+            if ours and not exc.maybe_ours:
+                exc.maybe_ours = True
+            return SendResult(entry, error=exc)
+        except _UNCONFIRMED as exc:
+            return SendResult(self.outbox.requeue(entry.key, str(exc)), error=exc)
+        except APIStatusError as exc:
+            if exc.status_code == 408:  # the server timed out: unconfirmed, like a 5xx
+                return SendResult(self.outbox.requeue(entry.key, str(exc)), error=exc)
+            entry = self.outbox.fail(entry.key, str(exc), Outcome.REFUSED)
+            if isinstance(exc, NotFoundError):
+                self.inbox.remove(key)
+            return SendResult(entry, error=exc)
         finally:
-            self.in_flight.pop(task.key, None)
-        self.decided.add(task.key)
-        self.inbox.remove(task.key)
-        self.drafts.pop(task.key, None)
-        return completion
+            self.in_flight.pop(key, None)
+            self.reload_unsettled()
+        entry = self.outbox.confirm(entry.key, Outcome.APPLIED)
+        self.audit.record(entry, Outcome.APPLIED)
+        self.decided.add(key)
+        self._settled(key)
+        self.reload_unsettled()
+        return SendResult(entry, completion=completion)
+
+    def _settled(self, key: TaskKey) -> None:
+        self.inbox.remove(key)
+        self.drafts.pop(key, None)
+
+    def queued(self) -> list[OutboxEntry]:
+        """Queued decisions of this connection that are not being sent right now."""
+        return [
+            e
+            for e in self.reload_unsettled()
+            if e.state is EntryState.QUEUED and e.task_key not in self.in_flight
+        ]
 
     async def run_story(self, workflow_id: str, run_id: str) -> RunStory:
         pending = await self.client.list_run_pending_tasks(workflow_id, run_id)
@@ -158,6 +261,10 @@ class ConsoleServices:
         if self.connection.failures:
             return retry_backoff(self.connection.failures)
         return self.settings.refresh_active if self.inbox.total else self.settings.refresh_idle
+
+    def drain_delay(self) -> float:
+        """Backoff between sends of the queue: 3, 6, 12, 24, then 30 s."""
+        return retry_backoff(max(1, self.drain_failures))
 
     async def aclose(self) -> None:
         await self.client.aclose()

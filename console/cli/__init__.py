@@ -13,6 +13,7 @@ from client import __version__
 from ._context import connection_options, read_token, resolve_connection
 from ._exit import EXIT_CODES_HELP
 from .auth import login, logout, profiles
+from .records import audit, outbox
 from .stub import demo, serve, stub_server
 from .tasks import tasks
 
@@ -39,6 +40,6 @@ def main(ctx: click.Context) -> None:
     run_console(settings, read_token(ctx, connection).token)
 
 
-for command in (stub_server, demo, serve, login, logout, profiles):
+for command in (stub_server, demo, serve, login, logout, profiles, outbox, audit):
     main.add_command(command)
 main.add_command(tasks)

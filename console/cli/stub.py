@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -89,14 +91,29 @@ def demo(tasks: int, spawn_every: float | None) -> None:
     from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer
     from server_stub.runner import build_state
 
+    from ..audit import AuditLog
     from ..launch import run_console
+    from ..outbox import Outbox
     from ..settings import ConsoleSettings
 
-    with StubServer(build_state("demo", tasks), spawn_every=spawn_every) as server:
+    # Demo decisions go to a throw-away outbox and audit log, not the operator's real ones.
+    with (
+        tempfile.TemporaryDirectory(prefix="command-center-demo-") as scratch,
+        StubServer(build_state("demo", tasks), spawn_every=spawn_every) as server,
+    ):
         settings = ConsoleSettings(
             base_url=server.url, tenant=DEMO_TENANT, project=DEMO_PROJECT, profile="demo"
         )
-        run_console(settings, DEMO_CONTRIBUTOR_TOKEN)
+        outbox = Outbox(Path(scratch) / "outbox.sqlite3")
+        try:
+            run_console(
+                settings,
+                DEMO_CONTRIBUTOR_TOKEN,
+                outbox=outbox,
+                audit=AuditLog(Path(scratch) / "audit.jsonl"),
+            )
+        finally:
+            outbox.close()
 
 
 @click.command()

@@ -47,6 +47,14 @@ class TaskScreen(Screen[None]):
         if task.key in self.services.in_flight:
             self.notify("A decision for this task is already being sent.", markup=False)
             return None
+        pending = self.services.unsettled.get(task.key)
+        if pending is not None:
+            self.notify(
+                f"A decision to {pending.verb} this task is {pending.state.value} in the outbox "
+                "(O): retry or discard it there first.",
+                markup=False,
+            )
+            return None
         return task
 
     def action_approve(self) -> None:

@@ -15,6 +15,8 @@ from textual.widgets import Static
 SYMBOLS = [
     ("⚠ stalled", "older than the stalled threshold"),
     ("⟳ sending", "a decision is on its way"),
+    ("⧗ queued", "not confirmed yet: kept in the outbox, sent again with the same key"),
+    ("✗ failed", "refused by the server: retry or discard it in the outbox (O)"),
     ("● live / ◌ retrying / ✕ offline", "connection state"),
     ("⏸ paused", "auto-refresh paused"),
     ("✎", "editable value"),

@@ -13,8 +13,9 @@ from textual.widgets import Footer, Input, Static
 from client import Task
 
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, format_age
+from ..outbox import EntryState
 from ..widgets.safe_text import clean
-from ..widgets.task_table import SENDING, STALLED, TaskTable
+from ..widgets.task_table import FAILED, QUEUED, SENDING, STALLED, TaskTable
 from ._task_screen import TaskScreen
 
 
@@ -38,6 +39,7 @@ class InboxScreen(TaskScreen):
         Binding("s", "sort", "Sort", id="inbox.sort"),
         Binding("R", "refresh", "Refresh", id="inbox.refresh"),
         Binding("p", "pause", "Pause", id="inbox.pause"),
+        Binding("O", "outbox", "Outbox", id="inbox.outbox"),
         Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
         Binding("q", "quit", "Quit", id="inbox.quit"),
         # No description: one help line covers all ten (see HELP_EXTRA).
@@ -75,9 +77,13 @@ class InboxScreen(TaskScreen):
         return format_age(self.services.inbox.age(row.task))
 
     def _marker(self, row: InboxRow) -> tuple[str, str] | None:
-        if row.key in self.services.in_flight:
+        services = self.services
+        if row.key in services.in_flight:
             return SENDING
-        if self.services.inbox.is_stalled(row.task):
+        entry = services.unsettled.get(row.key)
+        if entry is not None:
+            return QUEUED if entry.state is EntryState.QUEUED else FAILED
+        if services.inbox.is_stalled(row.task):
             return STALLED
         return None
 
@@ -111,6 +117,11 @@ class InboxScreen(TaskScreen):
             parts.append(f"{STALLED[0]} {stalled} {STALLED[1]}")
         if services.in_flight:
             parts.append(f"{SENDING[0]} {len(services.in_flight)} {SENDING[1]}")
+        states = [e.state for e in services.unsettled.values()]
+        for marker, state in ((QUEUED, EntryState.QUEUED), (FAILED, EntryState.FAILED)):
+            count = states.count(state)
+            if count:
+                parts.append(f"{marker[0]} {count} {marker[1]}")
         if services.last_refresh is not None:
             parts.append(f"at {services.last_refresh.astimezone().strftime('%H:%M:%S')}")
         parts.append(f"sort: {inbox.sort_key.value}")
@@ -206,6 +217,11 @@ class InboxScreen(TaskScreen):
     def action_pause(self) -> None:
         self.cc.toggle_pause()
         self.notify("Auto-refresh paused" if self.services.paused else "Auto-refresh resumed")
+
+    def action_outbox(self) -> None:
+        from .outbox import OutboxScreen
+
+        self.app.push_screen(OutboxScreen())
 
     def action_quit(self) -> None:
         self.app.exit()

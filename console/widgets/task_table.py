@@ -28,6 +28,7 @@ from .safe_text import clean
 # Row markers: a symbol for the narrow column, a word where there is room. Never colour alone.
 STALLED = ("⚠", "stalled")
 SENDING = ("⟳", "sending")
+QUEUED = ("⧗", "queued")
 FAILED = ("✗", "failed")
 
 

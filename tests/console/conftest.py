@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,9 @@ from fastapi import FastAPI
 
 from client import AsyncCommandCenterClient
 from console.app import CommandCenterApp
+from console.audit import AuditLog
 from console.launch import build_app
+from console.outbox import Outbox
 from console.settings import ConsoleSettings
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT
 
@@ -34,7 +37,19 @@ ConsoleFactory = Callable[..., CommandCenterApp]
 
 
 @pytest.fixture
-def make_console(stub_app: FastAPI, fixed_now: datetime) -> ConsoleFactory:
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(tmp_path / "state" / "outbox.sqlite3")
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    return AuditLog(tmp_path / "state" / "audit.jsonl")
+
+
+@pytest.fixture
+def make_console(
+    stub_app: FastAPI, fixed_now: datetime, outbox: Outbox, audit: AuditLog
+) -> ConsoleFactory:
     def make(
         *,
         token: str = DEMO_CONTRIBUTOR_TOKEN,
@@ -54,6 +69,8 @@ def make_console(stub_app: FastAPI, fixed_now: datetime) -> ConsoleFactory:
             token,
             http_client=http_client or asgi_client(stub_app),
             clock=lambda: fixed_now,
+            outbox=outbox,
+            audit=audit,
         )
 
     return make
