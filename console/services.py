@@ -208,36 +208,31 @@ class ConsoleServices:
             )
         except ConflictError as exc:
             # After an earlier attempt (this run or before a restart) the 409 is likely ours.
-            ours = exc.maybe_ours or entry.attempts > 1
-            outcome = Outcome.PROBABLY_OURS if ours else Outcome.ELSEWHERE
-            entry = self.outbox.confirm(entry.key, outcome)
-            self.audit.record(entry, outcome)
-            self._settled(key)
-            if ours and not exc.maybe_ours:
-                exc.maybe_ours = True
-            return SendResult(entry, error=exc)
+            exc.maybe_ours = exc.maybe_ours or entry.attempts > 1
+            outcome = Outcome.PROBABLY_OURS if exc.maybe_ours else Outcome.ELSEWHERE
+            return SendResult(self._settle(entry, outcome), error=exc)
         except _UNCONFIRMED as exc:
             return SendResult(self.outbox.requeue(entry.key, str(exc)), error=exc)
         except APIStatusError as exc:
             if exc.status_code == 408:  # the server timed out: unconfirmed, like a 5xx
                 return SendResult(self.outbox.requeue(entry.key, str(exc)), error=exc)
-            entry = self.outbox.fail(entry.key, str(exc), Outcome.REFUSED)
             if isinstance(exc, NotFoundError):
                 self.inbox.remove(key)
-            return SendResult(entry, error=exc)
+            return SendResult(self.outbox.fail(entry.key, str(exc), Outcome.REFUSED), error=exc)
+        else:
+            self.decided.add(key)
+            return SendResult(self._settle(entry, Outcome.APPLIED), completion=completion)
         finally:
             self.in_flight.pop(key, None)
             self.reload_unsettled()
-        entry = self.outbox.confirm(entry.key, Outcome.APPLIED)
-        self.audit.record(entry, Outcome.APPLIED)
-        self.decided.add(key)
-        self._settled(key)
-        self.reload_unsettled()
-        return SendResult(entry, completion=completion)
 
-    def _settled(self, key: TaskKey) -> None:
-        self.inbox.remove(key)
-        self.drafts.pop(key, None)
+    def _settle(self, entry: OutboxEntry, outcome: Outcome) -> OutboxEntry:
+        """The server's final word on the task: out of the queue, into the audit log."""
+        entry = self.outbox.confirm(entry.key, outcome)
+        self.audit.record(entry, outcome)
+        self.inbox.remove(entry.task_key)
+        self.drafts.pop(entry.task_key, None)
+        return entry
 
     def queued(self) -> list[OutboxEntry]:
         """Queued decisions of this connection that are not being sent right now."""
