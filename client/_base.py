@@ -217,11 +217,19 @@ class BaseClient(Generic[HttpT]):
         return headers
 
     def _build_request(self, endpoint: Endpoint[Any]) -> httpx.Request:
+        headers = self._headers(endpoint)
+        content: bytes | None = None
+        if endpoint.json is not None:
+            # ASCII JSON (httpx's own encoding is UTF-8): a value read from the server's
+            # "\ud800" escape is a lone surrogate, which UTF-8 cannot encode but JSON can.
+            text = json.dumps(endpoint.json, separators=(",", ":"), allow_nan=False)
+            content = text.encode("ascii")
+            headers["Content-Type"] = "application/json"
         return self._http.build_request(
             endpoint.method,
             self.base_url + endpoint.path,
-            headers=self._headers(endpoint),
-            json=endpoint.json,
+            headers=headers,
+            content=content,
             timeout=self.timeout,
         )
 
@@ -289,6 +297,12 @@ class BaseClient(Generic[HttpT]):
         request = response.request
         try:
             return json.loads(response.content)
+        except RecursionError:
+            raise APIResponseValidationError(
+                f"{request.method} {request.url.path} answered {response.status_code} with JSON "
+                "nested too deeply to read",
+                response=response,
+            ) from None
         except (ValueError, UnicodeDecodeError):
             kind = response.headers.get("content-type", "no content type")
             raise APIResponseValidationError(
@@ -335,7 +349,7 @@ class BaseClient(Generic[HttpT]):
         """The server's own words: ``{"error", "code"}``, tolerating other shapes and non-JSON."""
         try:
             body = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         error: str | None = None
         code: str | None = None
