@@ -52,8 +52,10 @@ def describe_error(exc: BaseException, *, doing: str = "the request") -> str:
         wait = f" in {exc.retry_after:.0f} s" if exc.retry_after is not None else " shortly"
         return f"Rate limited by the platform (429). Try {doing} again{wait}."
     if isinstance(exc, ServerError):
+        # Which call failed: a proxy's 502 page says nothing about it.
+        where = clean(f" at {exc.method} {exc.path}", max_len=200, multiline=False)
         return (
-            f"The platform failed ({exc.status_code}): {server}. "
+            f"The platform failed ({exc.status_code}){where if exc.path else ''}: {server}. "
             f"{doing.capitalize()} was not confirmed – try again."
         )
     if isinstance(exc, UnprocessableEntityError):

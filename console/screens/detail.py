@@ -14,19 +14,38 @@ from textual.widgets import Footer, Markdown, Static
 from client import PayloadField, Task
 
 from ..inbox_model import RowDiff, format_age
-from ..widgets.safe_text import safe, safe_json, safe_markdown_parser, safe_markdown_source
+from ..widgets.safe_text import (
+    LINE_MAX,
+    safe,
+    safe_json,
+    safe_markdown_parser,
+    safe_markdown_source,
+)
 from ._task_screen import TaskScreen
+
+# Textual's Markdown mounts a widget per block: a 400 kB description took about 25 s to open,
+# and the app answered no key meanwhile. A longer description is shown as plain text instead.
+MARKDOWN_LIMIT = 20_000
+# Rich wraps a table cell slowly (about 13 s for 400 kB): a longer value is cut in the field
+# list; the raw JSON view (J) shows it whole.
+FIELD_VALUE_LIMIT = 10_000
 
 
 def field_value_text(field: PayloadField) -> Text:
     value = field.value
     if isinstance(value, str):
-        return safe(value)
-    if isinstance(value, bool) or value is None:
-        return safe(json.dumps(value))
-    if isinstance(value, int | float):
-        return safe(str(value))
-    return safe_json(value)
+        text = safe(value)
+    elif isinstance(value, bool) or value is None:
+        text = safe(json.dumps(value))
+    elif isinstance(value, int | float):
+        text = safe(str(value))
+    else:
+        text = safe_json(value)
+    more = len(text) - FIELD_VALUE_LIMIT
+    if more > 0:
+        text.right_crop(more)
+        text.append(f"… ({more:,} more characters: J shows the raw JSON)", style="dim italic")
+    return text
 
 
 class FieldList(Static):
@@ -70,16 +89,18 @@ class DetailScreen(TaskScreen):
     def compose(self) -> ComposeResult:
         task = self.target
         crumbs = Text(no_wrap=True, overflow="ellipsis")
-        crumbs.append_text(safe(task.workflow_label, multiline=False))
+        crumbs.append_text(safe(task.workflow_label, max_len=LINE_MAX, multiline=False))
         crumbs.append(" › ")
-        crumbs.append_text(safe(task.run_id, multiline=False))
+        crumbs.append_text(safe(task.run_id, max_len=LINE_MAX, multiline=False))
         crumbs.append(" › ")
-        crumbs.append_text(safe(task.step_id or task.id, multiline=False))
+        crumbs.append_text(safe(task.step_id or task.id, max_len=LINE_MAX, multiline=False))
         yield Static(crumbs, id="breadcrumb", classes="status-line")
         with VerticalScroll(id="detail-body"):
             yield Static(id="meta")
             yield Static(safe(task.title), id="title")
-            if task.description:
+            if task.description and len(task.description) > MARKDOWN_LIMIT:
+                yield Static(safe(task.description), id="description")
+            elif task.description:
                 yield Markdown(
                     safe_markdown_source(task.description),
                     id="description",
@@ -105,7 +126,7 @@ class DetailScreen(TaskScreen):
         task = self.target
         inbox = self.services.inbox
         meta = Text()
-        meta.append_text(safe(task.task_type or "task", multiline=False))
+        meta.append_text(safe(task.task_type or "task", max_len=LINE_MAX, multiline=False))
         meta.append(f" · age {format_age(inbox.age(task))}")
         if inbox.is_stalled(task):
             meta.append(" · ⚠ stalled")

@@ -15,7 +15,7 @@ from client import Task
 from ..services import ConsoleServices, Decision
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
-from ..widgets.safe_text import safe
+from ..widgets.safe_text import LINE_MAX, safe
 
 
 class EditScreen(Screen[None]):
@@ -34,14 +34,16 @@ class EditScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         task = self.target
-        title = safe(f"Edit · {task.title}", multiline=False)
+        title = safe(f"Edit · {task.title}", max_len=LINE_MAX, multiline=False)
         yield Static(title, classes="status-line")
         draft = self.services.drafts.get(task.key, {})
         blink = self.services.settings.cursor_blink
         with VerticalScroll(id="form"):
             for field in task.payload.editable_fields:
-                current = draft.get(field.name, field.value)
-                yield FieldEditor(field, current, cursor_blink=blink)
+                if field.name in draft:  # what the control held: text, not the typed value
+                    yield FieldEditor(field, draft[field.name], cursor_blink=blink, draft=True)
+                else:
+                    yield FieldEditor(field, field.value, cursor_blink=blink)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -94,7 +96,7 @@ class ReviewScreen(Screen[None]):
         task = self.target
         original = task.editable_values()
         changed = len(changed_names(original, self.values))
-        head = safe(f"Review · {task.title}", multiline=False)
+        head = safe(f"Review · {task.title}", max_len=LINE_MAX, multiline=False)
         yield Static(head, classes="status-line")
         labels = {f.name: f.label for f in task.payload.editable_fields}
         with VerticalScroll(id="review"):

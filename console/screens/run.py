@@ -18,7 +18,7 @@ from client import APIError, RunEvent, Task
 
 from ..error_text import describe_error
 from ..services import ConsoleServices, RunStory
-from ..widgets.safe_text import clean, safe
+from ..widgets.safe_text import LINE_MAX, clean, safe
 
 # Event types as words with a symbol, so the timeline reads without colour.
 EVENT_SYMBOLS = {
@@ -47,8 +47,8 @@ def events_table(events: list[RunEvent]) -> Table:
         symbol = EVENT_SYMBOLS.get(event.type, "·")
         table.add_row(
             when,
-            safe(f"{symbol} {event.type}", multiline=False),
-            safe(event.step_id or "", multiline=False),
+            safe(f"{symbol} {event.type}", max_len=LINE_MAX, multiline=False),
+            safe(event.step_id or "", max_len=LINE_MAX, multiline=False),
             safe(clean(_event_data(event), max_len=2000)),
         )
     if not events:
@@ -63,9 +63,9 @@ def pending_table(tasks: list[Task]) -> Table:
     table.add_column("Title", overflow="ellipsis", no_wrap=True, ratio=1)
     for task in tasks:
         table.add_row(
-            safe(task.id, multiline=False),
-            safe(task.task_type or "", multiline=False),
-            safe(task.title, multiline=False),
+            safe(task.id, max_len=LINE_MAX, multiline=False),
+            safe(task.task_type or "", max_len=LINE_MAX, multiline=False),
+            safe(task.title, max_len=LINE_MAX, multiline=False),
         )
     if not tasks:
         table.add_row(
@@ -91,7 +91,9 @@ class RunScreen(Screen[None]):
         return self.app.services  # type: ignore[attr-defined, no-any-return]
 
     def compose(self) -> ComposeResult:
-        head = safe(f"Run {self.run_id} · workflow {self.workflow_id}", multiline=False)
+        head = safe(
+            f"Run {self.run_id} · workflow {self.workflow_id}", max_len=LINE_MAX, multiline=False
+        )
         yield Static(head, classes="status-line", id="run-head")
         with VerticalScroll(id="run-body"):
             yield Static("Pending tasks", classes="section")

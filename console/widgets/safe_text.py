@@ -29,8 +29,10 @@ from rich.text import Span, Text
 
 __all__ = [
     "ELLIPSIS",
+    "LINE_MAX",
     "MAX_JSON_DEPTH",
     "clean",
+    "escape_json_source",
     "one_line",
     "safe",
     "safe_json",
@@ -40,6 +42,9 @@ __all__ = [
 
 ELLIPSIS = "…"
 TAB_SIZE = 4
+LINE_MAX = 500
+"""Cells of server text kept on a one-line header or cell: more never fits a terminal, and a
+1 MB name measured on every repaint made the screen unresponsive."""
 MAX_JSON_DEPTH = 64
 """Deeper JSON is summarised: each level indents further, so more is unreadable and costly."""
 
@@ -138,6 +143,24 @@ def clean(text: str, *, max_len: int | None = None, multiline: bool = True) -> s
     if "\t" in text:
         text = text.expandtabs(TAB_SIZE)
     return text if max_len is None else _fit(text, max_len)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # JSON escapes only 16-bit units: a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def escape_json_source(source: str) -> str:
+    r"""JSON source with every character `clean` would escape written as a JSON `\u` escape.
+
+    For a JSON editor: the text shows no control, bidi or invisible character, yet parses to the
+    very same value, since `json.dumps` leaves such characters only inside strings, where
+    `\u202e` is valid JSON. Newlines stay; tabs are JSON whitespace and are left alone.
+    """
+    return _FINDERS[True].sub(_json_escape, source)
 
 
 def _width(text: str) -> int:

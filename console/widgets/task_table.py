@@ -274,7 +274,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _cells(columns: list[Column], values: list[str]) -> Text:
         line = Text(no_wrap=True, end="")
         for i, (column, value) in enumerate(zip(columns, values, strict=True)):
-            cell = Text(clean(value, multiline=False), no_wrap=True, end="")
+            # max_len first: measuring a whole 1 MB name on every repaint froze the inbox.
+            cell = Text(clean(value, max_len=column.width, multiline=False), no_wrap=True, end="")
             cell.truncate(column.width, overflow="ellipsis", pad=True)
             if i:
                 line.append(" ")
