@@ -6,6 +6,7 @@ Decision: screen → modal → ``submit_decision`` → worker → notification �
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -122,6 +123,17 @@ class CommandCenterApp(App[None]):
         self._broadcast_inbox(RowDiff(changed=[decision.task.key]))
         try:
             result = await self.services.decide(decision)
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            # The outbox could not take it (disk full, unwritable state dir, text it cannot
+            # store): nothing was sent, and the operator must know.
+            self.notify(
+                f"The decision could not be recorded, so it was not sent: {clean(str(exc))}",
+                title="Not sent",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+            return
         finally:
             self._broadcast_status()
         self._report(result)

@@ -87,7 +87,8 @@ class AuditLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.fchmod(fd, 0o600)
-            data = text.encode("utf-8")
+            # backslashreplace turns a lone surrogate into the JSON escape it came from.
+            data = text.encode("utf-8", "backslashreplace")
             # One write per line with O_APPEND: concurrent consoles never interleave a line.
             os.write(fd, data)
             os.fsync(fd)

@@ -10,6 +10,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from .inbox_model import SortKey
 from .widgets.safe_text import clean
@@ -61,11 +63,22 @@ class TaskCommands(Provider):
 
     async def discover(self) -> AsyncGenerator[DiscoveryHit, None]:
         for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
+            yield DiscoveryHit(Content(name), callback, help=help_text)
 
     async def search(self, query: str) -> AsyncGenerator[Hit, None]:
         matcher = self.matcher(query)
         for name, help_text, callback in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+                yield Hit(score, _highlight(matcher, name), callback, help=help_text)
+
+
+def _highlight(matcher: Matcher, text: str) -> Content:
+    """Matched letters underlined, on *plain* content: ``Matcher.highlight`` parses markup, and
+    workflow names come from the server."""
+    content = Content(text)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize("bold underline", offset, offset + 1)
+    return content

@@ -115,6 +115,11 @@ _COLUMNS = (
 )
 
 
+def storable(text: str) -> str:
+    """Text SQLite (UTF-8) can hold: a lone surrogate becomes a visible ``\\ud800``."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -196,7 +201,7 @@ class Outbox:
         key = key or str(uuid.uuid4())
         now = _now()
         row = (
-            key, profile, base_url, tenant, project, *task_key, title, int(approved),
+            key, profile, base_url, tenant, project, *task_key, storable(title), int(approved),
             json.dumps(result) if result is not None else None,
             json.dumps(original) if original is not None else None,
             EntryState.QUEUED.value, 0, None, None, now, now,
