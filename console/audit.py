@@ -63,20 +63,9 @@ class AuditLog:
     ) -> dict[str, Any]:
         line = {
             "at": (at or datetime.now(UTC)).isoformat(),
-            "profile": entry.profile,
-            "base_url": entry.base_url,
-            "tenant": entry.tenant,
-            "project": entry.project,
-            "workflow_id": entry.workflow_id,
-            "run_id": entry.run_id,
-            "task_id": entry.task_id,
-            "title": entry.title,
-            "approved": entry.approved,
-            "result": entry.result,
+            **entry.describe(),
             "edits": edits_of(entry.original, entry.result),
             "outcome": outcome.value,
-            "attempts": entry.attempts,
-            "idempotency_key": entry.key,
             **operator_identity(),
         }
         self._append(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")

@@ -84,6 +84,23 @@ class OutboxEntry:
     def verb(self) -> str:
         return "approve" if self.approved else "reject"
 
+    def describe(self) -> dict[str, Any]:
+        """The decision as JSON: where it goes, what it sends, how far it got."""
+        return {
+            "profile": self.profile,
+            "base_url": self.base_url,
+            "tenant": self.tenant,
+            "project": self.project,
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "task_id": self.task_id,
+            "title": self.title,
+            "approved": self.approved,
+            "result": self.result,
+            "attempts": self.attempts,
+            "idempotency_key": self.key,
+        }
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (

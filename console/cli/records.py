@@ -48,19 +48,8 @@ def outbox(as_json: bool, show_all: bool) -> None:
     if as_json:
         for entry in entries:
             record = {
-                "key": entry.key,
+                **entry.describe(),
                 "state": entry.state.value,
-                "decision": entry.verb,
-                "profile": entry.profile,
-                "base_url": entry.base_url,
-                "tenant": entry.tenant,
-                "project": entry.project,
-                "workflow_id": entry.workflow_id,
-                "run_id": entry.run_id,
-                "task_id": entry.task_id,
-                "title": entry.title,
-                "result": entry.result,
-                "attempts": entry.attempts,
                 "outcome": entry.outcome.value if entry.outcome else None,
                 "last_error": entry.last_error,
                 "created_at": entry.created_at.isoformat(),

@@ -137,7 +137,7 @@ def test_cli_outbox_and_audit(tmp_path: Path) -> None:
     listed = runner.invoke(main, ["outbox"])
     assert listed.exit_code == 0 and "queued" in listed.output and "503" in listed.output
     as_json = runner.invoke(main, ["outbox", "--json"])
-    assert json.loads(as_json.output)["key"] == key
+    assert json.loads(as_json.output)["idempotency_key"] == key
     audited = runner.invoke(main, ["audit", "--since", "1h"])
     assert (
         audited.exit_code == 0 and "approved" in audited.output and "edited body" in audited.output
