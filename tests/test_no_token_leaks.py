@@ -261,5 +261,8 @@ async def test_a_whole_session_leaves_the_token_nowhere(
     assert any(SNAPSHOTS.rglob("*.svg"))
     for secret in (TOKEN, BAD_TOKEN, DEMO_CONTRIBUTOR_TOKEN):
         assert_token_absent(SNAPSHOTS, secret)
-    # The console's outbox and audit files (tmp_path / "console", tmp_path / "cli-state") are
-    # searched the same way: assert_token_absent(tmp_path / "console", TOKEN).
+    # The console's outbox and audit files hold the session's decisions, never its token.
+    for path in (tmp_path / "console" / "outbox.sqlite3", tmp_path / "console" / "audit.jsonl"):
+        assert os.stat(path).st_size > 0  # the session did record decisions there
+        for secret in (TOKEN, BAD_TOKEN):
+            assert_token_absent(path, secret)
