@@ -118,6 +118,9 @@ class RunScreen(Screen[None]):
         except APIError as exc:
             message = describe_error(exc, doing="loading the run")
             self.query_one("#events", Static).update(Text(f"✗ {message}"))
+            if self.story is None:  # keep what an earlier load showed; never "loading…" forever
+                unknown = Text("✗ not loaded – R tries again", style="dim")
+                self.query_one("#pending", Static).update(unknown)
             return
         self.story = story
         self.query_one("#pending", Static).update(pending_table(story.pending))

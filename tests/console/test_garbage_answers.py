@@ -167,6 +167,8 @@ async def test_garbage_run_events_are_told_in_the_run_view(
         assert f"GET /v1/workflows/{task.workflow_id}/runs/{task.run_id}/events" in shown, shown
         assert EVENTS_GARBAGE[kind][3] in shown, shown
         assert screen.story is None
+        pending = str(screen.query_one("#pending", Static).content)
+        assert "loading" not in pending and "R tries again" in pending
         assert app.is_running and app.return_code is None
 
         garbage.stop()
