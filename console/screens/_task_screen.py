@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
 from client import Task
 from client.models import reject_result
 
 from ..inbox_model import RowDiff
-from ..services import ConsoleServices, Decision
-
-if TYPE_CHECKING:
-    from ..app import CommandCenterApp
+from ..services import Decision
+from ._console_screen import ConsoleScreen
 
 
-class TaskScreen(Screen[None]):
+class TaskScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="task.approve"),
         Binding("x", "reject", "Reject", id="task.reject"),
         Binding("e", "edit", "Edit", id="task.edit"),
         Binding("o", "run_view", "Run", id="task.run"),
     ]
-
-    @property
-    def cc(self) -> CommandCenterApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
-    def services(self) -> ConsoleServices:
-        return self.cc.services
 
     def current_task(self) -> Task | None:
         raise NotImplementedError

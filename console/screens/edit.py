@@ -7,18 +7,18 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from client import Task
 
-from ..services import ConsoleServices, Decision
+from ..services import Decision
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
 from ..widgets.safe_text import LINE_MAX, safe
+from ._console_screen import ConsoleScreen
 
 
-class EditScreen(Screen[None]):
+class EditScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "review", "Review & approve", id="edit.review"),
         Binding("escape", "leave", "Back (keep draft)", id="edit.back"),
@@ -27,10 +27,6 @@ class EditScreen(Screen[None]):
     def __init__(self, task: Task) -> None:
         super().__init__()
         self.target = task
-
-    @property
-    def services(self) -> ConsoleServices:
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
 
     def compose(self) -> ComposeResult:
         task = self.target
@@ -79,7 +75,7 @@ class EditScreen(Screen[None]):
         self.app.push_screen(ReviewScreen(self.target, values))
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(ConsoleScreen):
     """The diff of every changed value; ``y`` approves, Esc goes back to editing."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -115,14 +111,11 @@ class ReviewScreen(Screen[None]):
         self.dismiss()
 
     def action_approve(self) -> None:
-        app = self.app
-        services: ConsoleServices = app.services  # type: ignore[attr-defined]
-        if self.target.key in services.in_flight:
+        app = self.cc
+        if self.target.key in self.services.in_flight:
             self.notify("A decision for this task is already being sent.")
             return
-        app.submit_decision(  # type: ignore[attr-defined]
-            Decision(self.target, approved=True, result=dict(self.values))
-        )
+        app.submit_decision(Decision(self.target, approved=True, result=dict(self.values)))
         # Back to where the operator came from (the inbox or the detail).
         self.dismiss()
         if isinstance(app.screen, EditScreen):

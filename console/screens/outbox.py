@@ -7,26 +7,21 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..outbox import EntryState, OutboxEntry
-from ..services import ConsoleServices
 from ..widgets.safe_text import clean
 from ..widgets.task_table import FAILED, QUEUED
+from ._console_screen import ConsoleScreen
 
 
-class OutboxScreen(Screen[None]):
+class OutboxScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry", id="outbox.retry"),
         Binding("d", "discard", "Discard", id="outbox.discard"),
         Binding("R", "reload", "Reload", id="outbox.reload"),
         Binding("escape,q", "back", "Back", id="outbox.back"),
     ]
-
-    @property
-    def services(self) -> ConsoleServices:
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
 
     def compose(self) -> ComposeResult:
         yield Static("Outbox: decisions not yet confirmed", classes="status-line", id="outbox-head")
@@ -75,7 +70,7 @@ class OutboxScreen(Screen[None]):
         if entry.state is EntryState.FAILED:
             self.services.outbox.retry(entry.key)
         self.services.drain_failures = 0
-        self.app.drain_outbox()  # type: ignore[attr-defined]
+        self.cc.drain_outbox()
         self.notify(f"Sending again: {clean(entry.title, max_len=50, multiline=False)}")
         self.action_reload()
 

@@ -11,14 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from client import APIError, RunEvent, Task
 
 from ..error_text import describe_error
-from ..services import ConsoleServices, RunStory
+from ..services import RunStory
 from ..widgets.safe_text import LINE_MAX, clean, safe
+from ._console_screen import ConsoleScreen
 
 # Event types as words with a symbol, so the timeline reads without colour.
 EVENT_SYMBOLS = {
@@ -74,7 +74,7 @@ def pending_table(tasks: list[Task]) -> Table:
     return table
 
 
-class RunScreen(Screen[None]):
+class RunScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("R", "reload", "Refresh", id="run.refresh"),
         Binding("escape,q", "back", "Back", id="run.back"),
@@ -85,10 +85,6 @@ class RunScreen(Screen[None]):
         self.workflow_id = workflow_id
         self.run_id = run_id
         self.story: RunStory | None = None
-
-    @property
-    def services(self) -> ConsoleServices:
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
 
     def compose(self) -> ComposeResult:
         head = safe(
