@@ -14,6 +14,9 @@ from .models import Completion, RunEvent, Task, reject_result
 
 T = TypeVar("T")
 
+# Bodies above this are decoded in a worker thread (about 100 tasks; a few milliseconds).
+OFFLOAD_PARSE_BYTES = 64 * 1024
+
 
 class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
     """Async twin of :class:`client.CommandCenterClient`: same methods, awaitable."""
@@ -39,8 +42,12 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
             try:
                 action = flow.send(outcome)
             except StopIteration as stop:
-                result: T = stop.value
-                return result
+                response: httpx.Response = stop.value
+                break
+        if len(response.content) < OFFLOAD_PARSE_BYTES:
+            return self._parse(response, endpoint)
+        # A large listing takes long to decode: keep the event loop (and a UI on it) free.
+        return await anyio.to_thread.run_sync(self._parse, response, endpoint)
 
     async def list_pending_tasks(self) -> list[Task]:
         """The tenant inbox: every pending task the token may see."""

@@ -22,6 +22,7 @@ import pydantic
 
 from ._logs import install_redaction, logger, redact_headers, redact_text
 from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
+from ._task_list import decode_listing, tasks_from_wire
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -42,6 +43,9 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 
 
+_json_loads = json.loads  # the Endpoint field named ``json`` hides the module in its class body
+
+
 @dataclass(frozen=True)
 class Endpoint(Generic[T]):
     """One call: what to send and how to read a successful answer."""
@@ -51,6 +55,7 @@ class Endpoint(Generic[T]):
     parse: Callable[[Any], T]
     json: Any = None
     idempotency_key: str | None = None
+    decode: Callable[[bytes], Any] = _json_loads
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,16 @@ def _validation_summary(exc: pydantic.ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+def _decode_tasks(content: bytes) -> Any:
+    return decode_listing(content, "tasks")
+
+
 def _parse_tasks(body: Any) -> list[Task]:
+    if isinstance(body, dict) and isinstance(body.get("tasks"), list):
+        try:
+            return tasks_from_wire(body["tasks"])
+        except pydantic.ValidationError:
+            pass  # validate the whole list again for the error's full location (tasks.N.field)
     return TaskList.model_validate(body).tasks
 
 
@@ -168,11 +182,11 @@ class BaseClient(Generic[HttpT]):
     # -- endpoints: described once, driven by both clients ---------------------------------------
 
     def _ep_list_pending_tasks(self) -> Endpoint[list[Task]]:
-        return Endpoint("GET", "/v1/tasks/pending", _parse_tasks)
+        return Endpoint("GET", "/v1/tasks/pending", _parse_tasks, decode=_decode_tasks)
 
     def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[list[Task]]:
         path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/tasks/pending"
-        return Endpoint("GET", path, _parse_tasks)
+        return Endpoint("GET", path, _parse_tasks, decode=_decode_tasks)
 
     def _ep_list_run_events(self, workflow_id: str, run_id: str) -> Endpoint[list[RunEvent]]:
         path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/events"
@@ -233,8 +247,12 @@ class BaseClient(Generic[HttpT]):
             timeout=self.timeout,
         )
 
-    def _flow(self, endpoint: Endpoint[T]) -> Generator[Action, Outcome, T]:
-        """Send, retry and interpret one call; yields what the driver must do."""
+    def _flow(self, endpoint: Endpoint[Any]) -> Generator[Action, Outcome, httpx.Response]:
+        """Send and retry one call until it succeeds or fails; yields what the driver must do.
+
+        Returns the successful response; the driver parses it with :meth:`_parse` (the async
+        client in a worker thread when the body is large).
+        """
         attempt = 0
         # True once an attempt failed in a way that may still have been applied (lost answer, 5xx).
         ambiguous = False
@@ -252,7 +270,7 @@ class BaseClient(Generic[HttpT]):
                 response = outcome
                 logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
                 if response.is_success:
-                    return self._parse(response, endpoint)
+                    return response
                 delay = self.retry_policy.delay(attempt, response)
                 if delay is None:
                     raise self._status_error(response, maybe_ours=ambiguous)
@@ -293,10 +311,10 @@ class BaseClient(Generic[HttpT]):
             request=request,
         )
 
-    def _decode(self, response: httpx.Response) -> Any:
+    def _decode(self, response: httpx.Response, endpoint: Endpoint[Any]) -> Any:
         request = response.request
         try:
-            return json.loads(response.content)
+            return endpoint.decode(response.content)
         except RecursionError:
             raise APIResponseValidationError(
                 f"{request.method} {request.url.path} answered {response.status_code} with JSON "
@@ -312,7 +330,8 @@ class BaseClient(Generic[HttpT]):
             ) from None
 
     def _parse(self, response: httpx.Response, endpoint: Endpoint[T]) -> T:
-        body = self._decode(response)
+        """Decode and validate a successful answer, mapping failures to one typed error."""
+        body = self._decode(response, endpoint)
         try:
             return endpoint.parse(body)
         except pydantic.ValidationError as exc:

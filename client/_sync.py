@@ -43,8 +43,8 @@ class CommandCenterClient(BaseClient[httpx.Client]):
             try:
                 action = flow.send(outcome)
             except StopIteration as stop:
-                result: T = stop.value
-                return result
+                response: httpx.Response = stop.value
+                return self._parse(response, endpoint)
 
     def list_pending_tasks(self) -> list[Task]:
         """The tenant inbox: every pending task the token may see."""

@@ -266,6 +266,18 @@ class TaskPayload(BaseModel):
         return {f.name: f.value for f in self.fields if f.editable}
 
 
+def loose_time(value: str) -> datetime | None:
+    """An ISO timestamp, UTC if it names no zone; ``None`` if unreadable.
+
+    An unparseable timestamp must not hide the task; the raw JSON still shows it.
+    """
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 class _Tolerant(BaseModel):
     """Keeps unknown keys and the exact JSON the model was parsed from."""
 
@@ -324,13 +336,8 @@ class Task(_Tolerant):
     @field_validator("created_at", mode="before")
     @classmethod
     def _loose_time(cls, value: Any) -> Any:
-        # An unparseable timestamp must not hide the task; the raw JSON still shows it.
         if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return loose_time(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
         return None if not isinstance(value, datetime) else value
@@ -347,7 +354,9 @@ class Task(_Tolerant):
 
     @property
     def title(self) -> str:
-        return self.payload.title or self.prompt or self.step_id or self.id
+        # Read straight from the payload: the inbox needs every title, not every payload.
+        title = self.task_payload.get("title")
+        return (title if isinstance(title, str) else None) or self.prompt or self.step_id or self.id
 
     @property
     def description(self) -> str | None:
