@@ -4,6 +4,7 @@ from ._async import AsyncCommandCenterClient
 from ._logs import RedactingFilter, install_redaction
 from ._retry import RetryPolicy
 from ._sync import CommandCenterClient
+from ._task_list import TaskListing
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -51,6 +52,7 @@ __all__ = [
     "RunEvent",
     "ServerError",
     "Task",
+    "TaskListing",
     "TaskPayload",
     "UnprocessableEntityError",
     "__version__",

@@ -10,6 +10,7 @@ import anyio
 import httpx
 
 from ._base import BaseClient, Endpoint, Outcome, Send
+from ._task_list import TaskListing
 from .models import Completion, RunEvent, Task, reject_result
 
 T = TypeVar("T")
@@ -52,6 +53,13 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
     async def list_pending_tasks(self) -> list[Task]:
         """The tenant inbox: every pending task the token may see."""
         return await self._run(self._ep_list_pending_tasks())
+
+    async def poll_pending_tasks(self, since: TaskListing | None = None) -> TaskListing:
+        """The inbox, skipping all parsing when the answer is byte-for-byte ``since``'s.
+
+        For pollers: pass the previous listing back each time; ``changed`` says whether to look.
+        """
+        return await self._run(self._ep_poll_pending_tasks(since))
 
     async def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
         return await self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))

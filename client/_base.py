@@ -22,7 +22,7 @@ import pydantic
 
 from ._logs import install_redaction, logger, redact_headers, redact_text
 from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
-from ._task_list import decode_listing, tasks_from_wire
+from ._task_list import TaskListing, body_digest, decode_listing, tasks_from_wire, unchanged
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -183,6 +183,21 @@ class BaseClient(Generic[HttpT]):
 
     def _ep_list_pending_tasks(self) -> Endpoint[list[Task]]:
         return Endpoint("GET", "/v1/tasks/pending", _parse_tasks, decode=_decode_tasks)
+
+    def _ep_poll_pending_tasks(self, since: TaskListing | None) -> Endpoint[TaskListing]:
+        def decode(content: bytes) -> Any:
+            digest = body_digest(content)
+            if since is not None and digest == since.digest:
+                return since  # the same bytes: nothing to decode
+            return digest, _decode_tasks(content)
+
+        def parse(body: Any) -> TaskListing:
+            if body is since and since is not None:
+                return unchanged(since)
+            digest, decoded = body
+            return TaskListing(_parse_tasks(decoded), digest)
+
+        return Endpoint("GET", "/v1/tasks/pending", parse, decode=decode)
 
     def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[list[Task]]:
         path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/tasks/pending"

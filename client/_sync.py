@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ._base import BaseClient, Endpoint, Outcome, Send
+from ._task_list import TaskListing
 from .models import Completion, RunEvent, Task, reject_result
 
 T = TypeVar("T")
@@ -49,6 +50,13 @@ class CommandCenterClient(BaseClient[httpx.Client]):
     def list_pending_tasks(self) -> list[Task]:
         """The tenant inbox: every pending task the token may see."""
         return self._run(self._ep_list_pending_tasks())
+
+    def poll_pending_tasks(self, since: TaskListing | None = None) -> TaskListing:
+        """The inbox, skipping all parsing when the answer is byte-for-byte ``since``'s.
+
+        For pollers: pass the previous listing back each time; ``changed`` says whether to look.
+        """
+        return self._run(self._ep_poll_pending_tasks(since))
 
     def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
         return self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))

@@ -15,8 +15,10 @@ Three costs dominate, and each is cut here without changing the answer:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._gc import gc_paused
@@ -31,6 +33,28 @@ _FIELD_KEYS = frozenset(
 )
 _set = object.__setattr__
 _new = Task.__new__
+
+
+@dataclass(frozen=True, eq=False)
+class TaskListing:
+    """One answer of the inbox listing, with a digest of its bytes to spot an unchanged answer.
+
+    ``changed`` is False when the answer was byte-for-byte the one ``since`` was read from: the
+    tasks are then ``since``'s own objects, and nothing was decoded or validated.
+    """
+
+    tasks: list[Task]
+    digest: bytes
+    changed: bool = True
+
+
+def body_digest(content: bytes) -> bytes:
+    """A digest of a response body (hashlib releases the GIL while it reads large bodies)."""
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
+def unchanged(since: TaskListing) -> TaskListing:
+    return replace(since, changed=False)
 
 
 class _Unusual(Exception):

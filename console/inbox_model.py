@@ -6,9 +6,11 @@ asks this model what to show; a refresh yields a :class:`RowDiff` so only change
 
 from __future__ import annotations
 
+import bisect
 import enum
+import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -43,18 +45,17 @@ def format_age(delta: timedelta | None) -> str:
     return f"{seconds // 86400}d"
 
 
-def _fingerprint(task: Task) -> int:
-    return hash(repr(task.raw))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InboxRow:
-    """One task as the inbox sees it, with the lower-cased text the filter searches."""
+    """One task as the inbox sees it, with the lower-cased text the filter searches.
+
+    Compared by identity: a row object is reused across refreshes while its task is unchanged.
+    """
 
     key: TaskKey
     task: Task
     search_text: str
-    fingerprint: int
+    created: float  # POSIX seconds; +inf when unknown, so such tasks sort last
 
     @classmethod
     def of(cls, task: Task) -> InboxRow:
@@ -67,7 +68,8 @@ class InboxRow:
             task.step_id or "",
             task.id,
         )
-        return cls(task.key, task, "\n".join(parts).casefold(), _fingerprint(task))
+        created = task.created_at.timestamp() if task.created_at else math.inf
+        return cls(task.key, task, "\n".join(parts).casefold(), created)
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,66 @@ class WorkflowCount:
     count: int
 
 
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(text.casefold().split())
+
+
+def _narrows(old: tuple[str, ...], new: tuple[str, ...]) -> bool:
+    """Every row matching ``new`` also matches ``old`` (each old term lies inside a new one)."""
+    return all(any(o in n for n in new) for o in old)
+
+
+def _by_age(row: InboxRow) -> tuple[float, TaskKey]:
+    return (row.created, row.key)  # oldest first: stalled approvals cost money
+
+
+def _by_workflow(row: InboxRow) -> tuple[str, float, TaskKey]:
+    return (row.task.workflow_label.casefold(), row.created, row.key)
+
+
+def _by_type(row: InboxRow) -> tuple[str, float, TaskKey]:
+    return ((row.task.task_type or "").casefold(), row.created, row.key)
+
+
+_ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
+    SortKey.AGE: _by_age,
+    SortKey.WORKFLOW: _by_workflow,
+    SortKey.TYPE: _by_type,
+}
+
+# Rows scanned between checks for a newer keystroke.
+_CHUNK = 8192
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A refresh worked out off the UI thread; :meth:`InboxModel.commit` swaps it in at once."""
+
+    base: Mapping[TaskKey, InboxRow]  # the rows it was compared with
+    rows: dict[TaskKey, InboxRow]
+    diff: RowDiff
+    ordered: dict[SortKey, list[InboxRow]]
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """The rows shown for one restriction, filter and sort, over one generation of rows."""
+
+    base: Mapping[TaskKey, InboxRow]
+    workflow: str | None
+    terms: tuple[str, ...]
+    sort: SortKey
+    rows: list[InboxRow]
+
+
 class InboxModel:
-    """The inbox's state between refreshes; the view is recomputed only when an input changes."""
+    """The inbox's state between refreshes.
+
+    Built for 100,000 tasks: rows are kept pre-sorted per sort key, a filter keystroke scans the
+    previous keystroke's matches when it can only narrow them, a refresh is compared and sorted
+    by :meth:`prepare` (safe in a worker thread), and the row dict is never changed in place, so
+    such a thread always reads one consistent generation.
+    """
 
     def __init__(
         self,
@@ -99,39 +159,77 @@ class InboxModel:
         self.stalled_after = stalled_after
         self.clock = clock
         self._rows: dict[TaskKey, InboxRow] = {}
+        self._ordered: dict[SortKey, list[InboxRow]] = {SortKey.AGE: []}
         self._filter = ""
         self._sort = SortKey.AGE
         self._workflow: str | None = None
-        self._view: list[InboxRow] | None = None
+        self._view: View | None = None
+        self._workflows: list[WorkflowCount] | None = None
 
-    # -- inputs -----------------------------------------------------------------------------
+    # -- refresh --------------------------------------------------------------------------------
 
-    def apply(self, tasks: Iterable[Task]) -> RowDiff:
-        """Replace the inbox with a fresh listing; report what changed."""
+    def prepare(self, tasks: Iterable[Task]) -> Prepared:
+        """Compare a fresh listing with the current rows; reads the model, changes nothing."""
+        base = self._rows
+        sort = self._sort
         fresh: dict[TaskKey, InboxRow] = {}
         added: list[TaskKey] = []
         changed: list[TaskKey] = []
         for task in tasks:
-            old = self._rows.get(task.key)
-            fingerprint = _fingerprint(task)
-            if old is not None and old.fingerprint == fingerprint:
-                fresh[task.key] = old
+            key = task.key
+            old = base.get(key)
+            if old is not None and old.task.raw == task.raw:
+                fresh[key] = old
                 continue
-            fresh[task.key] = InboxRow.of(task)
-            (changed if old is not None else added).append(task.key)
-        removed = [key for key in self._rows if key not in fresh]
+            fresh[key] = InboxRow.of(task)
+            (changed if old is not None else added).append(key)
+        removed = [key for key in base if key not in fresh]
         diff = RowDiff(added, removed, changed)
-        self._rows = fresh
+        ordered: dict[SortKey, list[InboxRow]] = {}
         if diff:
-            self._view = None
+            # The platform lists oldest first, so this sort is close to linear.
+            ordered[SortKey.AGE] = sorted(fresh.values(), key=_by_age)
+            if sort is not SortKey.AGE:
+                ordered[sort] = sorted(fresh.values(), key=_ORDER[sort])
+        return Prepared(base, fresh, diff, ordered)
+
+    def commit(self, prepared: Prepared) -> RowDiff:
+        """Swap in a prepared refresh; tasks removed here meanwhile stay removed."""
+        diff = prepared.diff
+        if not diff:
+            return diff
+        rows, ordered = prepared.rows, prepared.ordered
+        gone = prepared.base.keys() - self._rows.keys()
+        if gone:
+            rows = {k: row for k, row in rows.items() if k not in gone}
+            ordered = {s: [r for r in lst if r.key not in gone] for s, lst in ordered.items()}
+        self._rows = rows
+        self._ordered = ordered
+        self._view = None
+        self._workflows = None
         return diff
+
+    def apply(self, tasks: Iterable[Task]) -> RowDiff:
+        """Replace the inbox with a fresh listing; report what changed."""
+        return self.commit(self.prepare(tasks))
 
     def remove(self, key: TaskKey) -> bool:
         """Drop a task the server confirmed completed, without waiting for the next refresh."""
-        if self._rows.pop(key, None) is None:
+        row = self._rows.get(key)
+        if row is None:
             return False
-        self._view = None
+        rows = dict(self._rows)
+        del rows[key]
+        self._rows = rows
+        self._ordered = {s: [r for r in lst if r is not row] for s, lst in self._ordered.items()}
+        view = self._view
+        if view is not None:
+            kept = [r for r in view.rows if r is not row]
+            self._view = View(rows, view.workflow, view.terms, view.sort, kept)
+        self._workflows = None
         return True
+
+    # -- what to show ---------------------------------------------------------------------------
 
     @property
     def filter_text(self) -> str:
@@ -139,9 +237,7 @@ class InboxModel:
 
     @filter_text.setter
     def filter_text(self, text: str) -> None:
-        if text != self._filter:
-            self._filter = text
-            self._view = None
+        self._filter = text
 
     @property
     def sort_key(self) -> SortKey:
@@ -149,9 +245,7 @@ class InboxModel:
 
     @sort_key.setter
     def sort_key(self, key: SortKey) -> None:
-        if key is not self._sort:
-            self._sort = key
-            self._view = None
+        self._sort = key
 
     @property
     def workflow(self) -> str | None:
@@ -160,9 +254,89 @@ class InboxModel:
 
     @workflow.setter
     def workflow(self, workflow_id: str | None) -> None:
-        if workflow_id != self._workflow:
-            self._workflow = workflow_id
-            self._view = None
+        self._workflow = workflow_id
+
+    def _current(self, view: View | None) -> bool:
+        return (
+            view is not None
+            and view.base is self._rows
+            and view.sort is self._sort
+            and view.workflow == self._workflow
+            and view.terms == _terms(self._filter)
+        )
+
+    def _narrowable(self, view: View | None, terms: tuple[str, ...]) -> View | None:
+        """The last view, if ``terms`` can only narrow it."""
+        if (
+            view is not None
+            and view.base is self._rows
+            and view.sort is self._sort
+            and view.workflow == self._workflow
+            and _narrows(view.terms, terms)
+        ):
+            return view
+        return None
+
+    def filter_cost(self, text: str) -> int:
+        """How many rows filtering by ``text`` would scan: decides whether it is worth a thread."""
+        narrowable = self._narrowable(self._view, _terms(text))
+        return len(narrowable.rows) if narrowable is not None else len(self._rows)
+
+    def view_for(self, text: str, cancelled: Callable[[], bool] | None = None) -> View | None:
+        """The rows for filter ``text`` under the current sort and restriction.
+
+        Safe in a worker thread; returns ``None`` as soon as ``cancelled()`` says a newer
+        keystroke made the work pointless.
+        """
+        terms = _terms(text)
+        base = self._rows
+        last = self._narrowable(self._view, terms)
+        if last is not None:
+            if last.terms == terms:
+                return last
+            source = last.rows
+        else:
+            source = self._ordered_rows(self._sort)
+            if self._workflow is not None:
+                workflow = self._workflow
+                source = [r for r in source if r.task.workflow_id == workflow]
+        rows = source
+        if terms and (last is None or last.terms != terms):
+            rows = []
+            for start in range(0, len(source), _CHUNK):
+                if cancelled is not None and cancelled():
+                    return None
+                chunk = source[start : start + _CHUNK]
+                if len(terms) == 1:
+                    term = terms[0]
+                    rows += [r for r in chunk if term in r.search_text]
+                else:
+                    rows += [r for r in chunk if all(t in r.search_text for t in terms)]
+        return View(base, self._workflow, terms, self._sort, rows)
+
+    def show(self, text: str, view: View) -> bool:
+        """Adopt a view made by :meth:`view_for` (maybe in a thread) if it still fits the inbox."""
+        if view.base is not self._rows or view.sort is not self._sort:
+            return False
+        if view.workflow != self._workflow or view.terms != _terms(text):
+            return False
+        self._filter = text
+        self._view = view
+        return True
+
+    def rows(self) -> list[InboxRow]:
+        """The rows to show, in order: restricted, filtered, sorted."""
+        if not self._current(self._view):
+            self._view = self.view_for(self._filter)
+        assert self._view is not None
+        return self._view.rows
+
+    def _ordered_rows(self, sort: SortKey) -> list[InboxRow]:
+        rows = self._ordered.get(sort)
+        if rows is None:
+            rows = sorted(self._rows.values(), key=_ORDER[sort])
+            self._ordered[sort] = rows
+        return rows
 
     # -- outputs ----------------------------------------------------------------------------
 
@@ -177,46 +351,21 @@ class InboxModel:
     def total(self) -> int:
         return len(self._rows)
 
-    def rows(self) -> list[InboxRow]:
-        """The rows to show, in order: restricted, filtered, sorted."""
-        if self._view is None:
-            self._view = self._compute()
-        return self._view
-
     @property
     def shown(self) -> int:
         return len(self.rows())
 
-    def _compute(self) -> list[InboxRow]:
-        rows: Sequence[InboxRow] = list(self._rows.values())
-        if self._workflow is not None:
-            rows = [r for r in rows if r.task.workflow_id == self._workflow]
-        terms = self._filter.casefold().split()
-        if terms:
-            rows = [r for r in rows if all(term in r.search_text for term in terms)]
-        return sorted(rows, key=self._sort_key_function())
-
-    def _sort_key_function(self) -> Callable[[InboxRow], tuple[object, ...]]:
-        far_future = datetime.max.replace(tzinfo=UTC)
-
-        def created(row: InboxRow) -> datetime:
-            return row.task.created_at or far_future
-
-        if self._sort is SortKey.WORKFLOW:
-            return lambda r: (r.task.workflow_label.casefold(), created(r), r.key)
-        if self._sort is SortKey.TYPE:
-            return lambda r: ((r.task.task_type or "").casefold(), created(r), r.key)
-        return lambda r: (created(r), r.key)  # oldest first: stalled approvals cost money
-
     def workflows(self) -> list[WorkflowCount]:
         """Workflows with pending tasks, by label, for the restrict-by-workflow keys."""
-        labels: dict[str, str] = {}
-        counts: Counter[str] = Counter()
-        for row in self._rows.values():
-            labels.setdefault(row.task.workflow_id, row.task.workflow_label)
-            counts[row.task.workflow_id] += 1
-        items = [WorkflowCount(wid, labels[wid], n) for wid, n in counts.items()]
-        return sorted(items, key=lambda w: (w.label.casefold(), w.workflow_id))
+        if self._workflows is None:
+            labels: dict[str, str] = {}
+            counts: Counter[str] = Counter()
+            for row in self._rows.values():
+                labels.setdefault(row.task.workflow_id, row.task.workflow_label)
+                counts[row.task.workflow_id] += 1
+            items = [WorkflowCount(wid, labels[wid], n) for wid, n in counts.items()]
+            self._workflows = sorted(items, key=lambda w: (w.label.casefold(), w.workflow_id))
+        return self._workflows
 
     def age(self, task: Task) -> timedelta | None:
         return self.clock() - task.created_at if task.created_at else None
@@ -226,4 +375,7 @@ class InboxModel:
         return age is not None and age >= self.stalled_after
 
     def stalled_count(self) -> int:
-        return sum(1 for row in self._rows.values() if self.is_stalled(row.task))
+        """Tasks waiting longer than ``stalled_after``: a binary search, run every second."""
+        cutoff = (self.clock() - self.stalled_after).timestamp()
+        by_age = self._ordered_rows(SortKey.AGE)
+        return bisect.bisect_right(by_age, cutoff, key=lambda row: row.created)

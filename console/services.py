@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+
 from client import (
     APIConnectionError,
     APIError,
@@ -26,6 +28,7 @@ from client import (
     RunEvent,
     ServerError,
     Task,
+    TaskListing,
 )
 
 from .audit import AuditLog
@@ -40,6 +43,9 @@ class Link(enum.Enum):
     RETRYING = "retrying"
     OFFLINE = "offline"
 
+
+# Listings up to this size are compared with the shown rows on the event loop (a few ms).
+PREPARE_INLINE_TASKS = 2000
 
 # After this many failed refreshes in a row the status line says "offline since".
 OFFLINE_AFTER_FAILURES = 3
@@ -156,14 +162,26 @@ class ConsoleServices:
         # Tasks this console completed: their disappearance is not news "from elsewhere".
         self.decided: set[TaskKey] = set()
         self.last_refresh: datetime | None = None
+        self._listing: TaskListing | None = None
         self.drain_failures = 0
 
     async def refresh_inbox(self) -> RowDiff:
-        """Fetch the inbox and fold it into the model; raises the client's errors."""
-        tasks = await self._poll_client.list_pending_tasks()
+        """Fetch the inbox and fold it into the model; raises the client's errors.
+
+        An answer identical to the last one costs a digest and nothing else; a changed one is
+        decoded (by the client) and compared with the shown rows in a worker thread, so a
+        100,000-task inbox never holds the UI for more than the final swap.
+        """
+        listing = await self._poll_client.poll_pending_tasks(self._listing)
         self.last_refresh = self.clock()
         self.connection.ok(self.last_refresh)
-        return self.inbox.apply(tasks)
+        if not listing.changed:
+            return RowDiff()
+        self._listing = listing
+        if len(listing.tasks) < PREPARE_INLINE_TASKS:
+            return self.inbox.apply(listing.tasks)
+        prepared = await anyio.to_thread.run_sync(self.inbox.prepare, listing.tasks)
+        return self.inbox.commit(prepared)
 
     @property
     def profile_name(self) -> str:

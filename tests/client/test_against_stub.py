@@ -112,6 +112,25 @@ async def test_lists_every_pending_task(connect: Connector, stub_state: StubStat
     assert len({t.workflow_id for t in tasks}) >= 4
 
 
+async def test_polling_skips_an_unchanged_answer_and_reads_a_changed_one(
+    connect: Connector, stub_state: StubState
+) -> None:
+    client = connect.client()
+    first = await call(client, "poll_pending_tasks")
+    assert first.changed and len(first.tasks) == stub_state.pending_count
+    again = await call(client, "poll_pending_tasks", first)
+    assert not again.changed
+    assert again.digest == first.digest and again.tasks is first.tasks  # nothing re-read
+    done = first.tasks[0]
+    await call(client, "complete_task", *done.key, approved=True)
+    after = await call(client, "poll_pending_tasks", again)
+    assert after.changed and after.digest != first.digest
+    assert {t.key for t in after.tasks} == {t.key for t in first.tasks} - {done.key}
+    assert [t.model_dump() for t in after.tasks] == [
+        t.model_dump() for t in await call(client, "list_pending_tasks")
+    ]
+
+
 async def test_run_with_two_pending_tasks_and_its_events(connect: Connector) -> None:
     client = connect.client()
     tasks = await call(client, "list_pending_tasks")
