@@ -90,7 +90,8 @@ class CommandCenterApp(App[None]):
         except APIError as exc:
             services.record_failure(describe_error(exc, doing="refreshing the inbox"))
         else:
-            self._broadcast_inbox(diff)
+            if diff:
+                self._broadcast_inbox(diff)
         finally:
             self.schedule_refresh()
             self._broadcast_status()

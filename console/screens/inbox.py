@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
 from client import Task
 
-from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, format_age
+from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, format_age
 from ..outbox import EntryState
 from ..widgets.safe_text import clean
 from ..widgets.task_table import FAILED, QUEUED, SENDING, STALLED, TaskTable
 from ._task_screen import TaskScreen
+
+# A filter scanning up to this many rows runs inline (a few ms); more goes to a thread.
+FILTER_INLINE_ROWS = 20_000
 
 
 class FilterInput(Input):
@@ -56,6 +60,8 @@ class InboxScreen(TaskScreen):
         ("g / G / PgUp / PgDn", "First, last, page"),
     ]
 
+    _status_text = ""
+
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
         yield FilterInput(placeholder="Filter: workflow, run, type, title, step…", id="filter")
@@ -92,7 +98,7 @@ class InboxScreen(TaskScreen):
 
     def _tick(self) -> None:
         # Ages and "retrying in N s" move with the clock, even without a refresh.
-        self.query_one(TaskTable).refresh()
+        self.query_one(TaskTable).refresh_stale()
         self.status_changed()
 
     def current_task(self) -> Task | None:
@@ -100,8 +106,20 @@ class InboxScreen(TaskScreen):
         return self.services.inbox.get(key) if key else None
 
     def inbox_changed(self, diff: RowDiff) -> None:
-        self._show_rows()
+        if diff.added or diff.removed:
+            self._show_rows()
+        else:
+            # Same tasks: repaint only the changed rows' cells (markers, ages, titles).
+            self._show_rows_in_place()
         self.status_changed()
+
+    def _show_rows_in_place(self) -> None:
+        table = self.query_one(TaskTable)
+        rows = self.services.inbox.rows()
+        if rows is table.rows:
+            table.refresh_stale()
+        else:
+            table.set_rows(rows)
 
     def status_changed(self) -> None:
         services = self.services
@@ -122,8 +140,10 @@ class InboxScreen(TaskScreen):
             count = states.count(state)
             if count:
                 parts.append(f"{marker[0]} {count} {marker[1]}")
-        if services.last_refresh is not None:
-            parts.append(f"at {services.last_refresh.astimezone().strftime('%H:%M:%S')}")
+        if services.last_refresh is not None and services.connection.failures:
+            # While live, "● live" says enough; a time that ticks on every poll would cost an
+            # SSH link a repaint every 3 s.
+            parts.append(f"last ok {services.last_refresh.astimezone().strftime('%H:%M:%S')}")
         parts.append(f"sort: {inbox.sort_key.value}")
         if inbox.workflow is not None:
             label = next(
@@ -135,8 +155,11 @@ class InboxScreen(TaskScreen):
             parts.append(f"filter: {clean(inbox.filter_text, max_len=20, multiline=False)}")
         scope = settings.tenant + (f"/{settings.project}" if settings.project else "")
         parts.append(f"{scope} @ {clean(settings.where, multiline=False)}")
-        line = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
-        self.query_one("#status", Static).update(line)
+        text = " · ".join(parts)
+        if text == self._status_text:
+            return  # unchanged: nothing goes to the terminal
+        self._status_text = text
+        self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -163,7 +186,32 @@ class InboxScreen(TaskScreen):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.services.inbox.filter_text = event.value
+        self._filter_by(event.value)
+
+    def _filter_by(self, text: str) -> None:
+        """Filter inline when cheap (within a frame), else in a thread the next key cancels."""
+        inbox = self.services.inbox
+        if inbox.filter_cost(text) <= FILTER_INLINE_ROWS:
+            self.workers.cancel_group(self, "inbox-filter")  # an older, larger scan is moot
+            view = inbox.view_for(text)
+            assert view is not None
+            self._filtered(text, view)
+        else:
+            self._filter_in_thread(text)
+
+    @work(thread=True, exclusive=True, group="inbox-filter")
+    def _filter_in_thread(self, text: str) -> None:
+        worker = get_current_worker()
+        view = self.services.inbox.view_for(text, cancelled=lambda: worker.is_cancelled)
+        if view is not None and not worker.is_cancelled:
+            self.app.call_from_thread(self._filtered, text, view)
+
+    def _filtered(self, text: str, view: View) -> None:
+        if self.query_one(FilterInput).value != text:
+            return  # a newer keystroke has its own scan under way
+        if not self.services.inbox.show(text, view):
+            self._filter_by(text)  # the inbox changed under the scan: again, on the new rows
+            return
         self._show_rows()
         self.status_changed()
 

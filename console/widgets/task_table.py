@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -95,7 +95,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     TaskTable > .task-table--empty { color: $text-muted; }
     """
 
-    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+    # No repaint of its own: a move repaints just the two rows it touches.
+    cursor_row: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
     class Highlighted(Message):
         """The cursor moved to another task (or to none)."""
@@ -123,8 +124,10 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._rows: Sequence[InboxRow] = ()
-        self._index: dict[TaskKey, int] = {}
         self._cursor_key: TaskKey | None = None
+        self._cursor_item: InboxRow | None = None
+        # What each screen line last showed: (row, age, marker), to repaint only what changed.
+        self._painted: dict[int, tuple[InboxRow, str, tuple[str, str] | None]] = {}
         self.age_of = age_of or (lambda row: format_age(None))
         self.marker_of = marker_of or (lambda row: None)
         self.empty_text = empty_text
@@ -142,19 +145,29 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     def set_rows(self, rows: Sequence[InboxRow]) -> None:
         """Show these rows; the cursor stays on its task if the task is still shown."""
         self._rows = rows
-        self._index = {row.key: i for i, row in enumerate(rows)}
         key = self._cursor_key
-        if key is not None and key in self._index:
-            index = self._index[key]
-        else:
+        index = self._find(key)
+        if index is None:
             # The task under the cursor left: stay at the same height rather than jump to the top.
             index = min(self.cursor_row, max(len(rows) - 1, 0))
         self._update_virtual_size()
         self._move(index, force_message=key != self._key_at(index))
         self.refresh()
 
+    def _find(self, key: TaskKey | None) -> int | None:
+        """Where a task is now; no index is kept, as 100,000 rows would cost one per keystroke."""
+        if key is None:
+            return None
+        item = self._cursor_item
+        if item is not None and item.key == key:
+            try:
+                return self._rows.index(item)  # rows compare by identity: a fast C scan
+            except ValueError:
+                pass  # the task changed, so its row is a new object
+        return next((i for i, row in enumerate(self._rows) if row.key == key), None)
+
     def move_to_key(self, key: TaskKey) -> bool:
-        index = self._index.get(key)
+        index = self._find(key)
         if index is None:
             return False
         self._move(index)
@@ -176,16 +189,42 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         index = max(0, min(index, len(self._rows) - 1)) if self._rows else 0
         old_key = self._cursor_key
         self._cursor_key = self._key_at(index)
-        if index != self.cursor_row:
+        self._cursor_item = self._rows[index] if self._rows else None
+        old_index = self.cursor_row
+        if index != old_index:
             self.cursor_row = index
-        else:
-            self.refresh()
         self._scroll_cursor_into_view()
+        self._refresh_row(old_index)
+        self._refresh_row(index)
         if force_message or old_key != self._cursor_key:
             self.post_message(self.Highlighted(self._cursor_key))
 
-    def watch_cursor_row(self) -> None:
-        self.refresh()
+    def _refresh_row(self, index: int) -> None:
+        """Repaint one row's line (a cursor move is two lines, not a screen, over SSH)."""
+        line = index - round(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def refresh_stale(self) -> None:
+        """Repaint only the age and status cells whose text changed since they were painted.
+
+        Called every second; an idle inbox must cost an SSH link next to nothing.
+        """
+        width = self.scrollable_content_region.width
+        columns = layout_columns(width)
+        age_x = columns[0].width + 1
+        top = round(self.scroll_y)
+        for line in range(1, self.size.height):
+            index = top + line - 1
+            if index >= len(self._rows):
+                break
+            row = self._rows[index]
+            painted = self._painted.get(line)
+            marker = self.marker_of(row)
+            if painted is None or painted[0] is not row or painted[2] != marker:
+                self.refresh(Region(0, line, width, 1))  # the marker colours the whole row
+            elif painted[1] != self.age_of(row):
+                self.refresh(Region(age_x, line, columns[1].width, 1))
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 2)
@@ -249,6 +288,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             return Strip.blank(width, self.rich_style)
         row = self._rows[index]
         marker = self.marker_of(row)
+        age = self.age_of(row)
+        self._painted[y] = (row, age, marker)
         status = ""
         style = self.rich_style
         if marker is not None:
@@ -259,7 +300,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         task = row.task
         values = [
             status,
-            self.age_of(row),
+            age,
             task.workflow_label,
             task.short_run_id,
             task.task_type or "",
