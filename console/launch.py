@@ -1,19 +1,24 @@
-"""Build the client, services and app from settings and a token, and run the console."""
+"""Build the client, services and app from settings and a token, and run the console.
+
+Only light imports at the top: :func:`run_console` starts the first inbox request before Textual
+and the screens are imported, so the two overlap.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import httpx
-
-from client import AsyncCommandCenterClient
-
-from .app import CommandCenterApp
-from .audit import AuditLog
-from .outbox import Outbox
-from .services import ConsoleServices
+from ._prefetch import Prefetch
 from .settings import ConsoleSettings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .app import CommandCenterApp
+    from .audit import AuditLog
+    from .outbox import Outbox
 
 
 def build_app(
@@ -24,7 +29,15 @@ def build_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     outbox: Outbox | None = None,
     audit: AuditLog | None = None,
+    prefetch: Prefetch | None = None,
 ) -> CommandCenterApp:
+    from client import AsyncCommandCenterClient
+
+    from .app import CommandCenterApp
+    from .audit import AuditLog
+    from .outbox import Outbox
+    from .services import ConsoleServices
+
     client = AsyncCommandCenterClient(
         settings.base_url,
         token,
@@ -39,6 +52,7 @@ def build_app(
         outbox=outbox or Outbox.default(),
         audit=audit or AuditLog.default(),
         clock=clock,
+        prefetch=prefetch,
     )
     return CommandCenterApp(services)
 
@@ -50,4 +64,5 @@ def run_console(
     outbox: Outbox | None = None,
     audit: AuditLog | None = None,
 ) -> None:
-    build_app(settings, token, outbox=outbox, audit=audit).run()
+    prefetch = Prefetch(settings, token)  # first, so the request overlaps the imports below
+    build_app(settings, token, outbox=outbox, audit=audit, prefetch=prefetch).run()

@@ -31,6 +31,7 @@ from client import (
     TaskListing,
 )
 
+from ._prefetch import Prefetch
 from .audit import AuditLog
 from .inbox_model import InboxModel, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry, Outcome
@@ -144,8 +145,11 @@ class ConsoleServices:
         outbox: Outbox,
         audit: AuditLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prefetch: Prefetch | None = None,
     ) -> None:
         self.settings = settings
+        # The first listing, already on its way since before the UI started (see _prefetch).
+        self.prefetch = prefetch
         self.client = client
         self.outbox = outbox
         self.audit = audit
@@ -172,7 +176,11 @@ class ConsoleServices:
         decoded (by the client) and compared with the shown rows in a worker thread, so a
         100,000-task inbox never holds the UI for more than the final swap.
         """
-        listing = await self._poll_client.poll_pending_tasks(self._listing)
+        prefetch, self.prefetch = self.prefetch, None
+        if prefetch is not None:
+            listing = await prefetch.listing()
+        else:
+            listing = await self._poll_client.poll_pending_tasks(self._listing)
         self.last_refresh = self.clock()
         self.connection.ok(self.last_refresh)
         if not listing.changed:

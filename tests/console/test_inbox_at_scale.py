@@ -1,0 +1,182 @@
+"""The inbox at tens of thousands of tasks: prefetch, threaded filter, no-op refresh, ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from textual.widgets import Input
+
+from client import Task
+from console._prefetch import Prefetch
+from console.audit import AuditLog
+from console.inbox_model import InboxModel
+from console.launch import build_app
+from console.outbox import Outbox
+from console.screens.inbox import FILTER_INLINE_ROWS
+from console.settings import ConsoleSettings
+from server_stub import (
+    DEMO_CONTRIBUTOR_TOKEN,
+    DEMO_PROJECT,
+    DEMO_TENANT,
+    StubServer,
+    StubState,
+    create_app,
+    generate_tasks,
+)
+
+from .conftest import ConsoleFactory, asgi_client, wait_for
+from .test_console_flows import loaded, status_text, table
+
+MANY = FILTER_INLINE_ROWS + 5_000  # enough that a first keystroke's scan goes to a thread
+
+
+@pytest.fixture(scope="module")
+def many_state() -> StubState:
+    state = StubState()
+    generate_tasks(state, MANY, seed=7)
+    return state
+
+
+@pytest.fixture
+def many_app(many_state: StubState) -> FastAPI:
+    return create_app(many_state)
+
+
+@pytest.fixture
+def live_many(many_state: StubState) -> Iterator[StubServer]:
+    with StubServer(many_state) as server:
+        yield server
+
+
+def _settings(base_url: str) -> ConsoleSettings:
+    return ConsoleSettings(
+        base_url=base_url, tenant=DEMO_TENANT, project=DEMO_PROJECT, cursor_blink=False
+    )
+
+
+async def test_the_first_refresh_uses_the_prefetched_listing(
+    live_stub: StubServer, tmp_path: Path, fixed_now: datetime
+) -> None:
+    # The prefetch goes to the live stub (12 tasks); the console's own client to an empty one.
+    empty = create_app(StubState())
+    settings = _settings(live_stub.url)
+    app = build_app(
+        settings,
+        DEMO_CONTRIBUTOR_TOKEN,
+        http_client=asgi_client(empty),
+        clock=lambda: fixed_now,
+        outbox=Outbox(tmp_path / "outbox.sqlite3"),
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        prefetch=Prefetch(settings, DEMO_CONTRIBUTOR_TOKEN),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        assert app.services.inbox.total == live_stub.state.pending_count == 12
+        assert app.services.prefetch is None  # used once
+        await pilot.press("R")  # the next refresh asks the console's own client
+        await wait_for(lambda: app.services.inbox.total == 0, pilot.pause)
+
+
+async def test_a_failed_prefetch_is_reported_like_a_failed_refresh(
+    live_stub: StubServer, tmp_path: Path, fixed_now: datetime, stub_app: FastAPI
+) -> None:
+    settings = _settings(live_stub.url)
+    app = build_app(
+        settings,
+        "pat_not_a_real_token",
+        http_client=asgi_client(stub_app),
+        clock=lambda: fixed_now,
+        outbox=Outbox(tmp_path / "outbox.sqlite3"),
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        prefetch=Prefetch(settings, "pat_not_a_real_token"),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: app.services.connection.failures == 1, pilot.pause)
+        await pilot.pause()
+        assert "retrying in" in status_text(app)
+        assert "token" in (app.services.connection.last_error or "").lower()
+        assert "pat_not_a_real_token" not in status_text(app)
+
+
+async def test_filtering_a_big_inbox_in_a_thread_ends_on_the_last_keystroke(
+    make_console: ConsoleFactory, many_app: FastAPI, many_state: StubState
+) -> None:
+    app = make_console(http_client=asgi_client(many_app))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: app.services.inbox.total == MANY, pilot.pause, within=60)
+        inbox = app.services.inbox
+        assert inbox.filter_cost("e") > FILTER_INLINE_ROWS  # the first key goes to a thread
+        await pilot.press("slash")
+        for key in "email":  # keystrokes faster than the scans: older ones are cancelled
+            await pilot.press(key)
+        await wait_for(lambda: inbox.filter_text == "email", pilot.pause, within=30)
+        await pilot.pause()
+        expected = InboxModel()
+        expected.apply(Task.model_validate(t) for t in many_state.list_pending(DEMO_TENANT))
+        expected.filter_text = "email"
+        assert [r.key for r in table(app).rows] == [r.key for r in expected.rows()]
+        assert 0 < inbox.shown < MANY
+        assert f"{inbox.shown}/{MANY} tasks" in status_text(app)
+        # Backspace widens the filter again: a full scan, also in a thread.
+        app.screen.query_one(Input).value = ""
+        await wait_for(lambda: inbox.filter_text == "", pilot.pause, within=30)
+        await pilot.pause()
+        assert len(table(app).rows) == MANY
+
+
+async def test_an_unchanged_refresh_repaints_nothing_and_a_change_is_a_diff(
+    make_console: ConsoleFactory, stub_state: StubState
+) -> None:
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        rows = table(app).rows
+        diff = await app.services.refresh_inbox()
+        assert not diff
+        assert table(app).rows is rows  # nothing re-read, nothing re-shown
+        key = rows[3].key
+        stub_state.complete(*key, approved=True, tenant=DEMO_TENANT)
+        diff = await app.services.refresh_inbox()
+        assert diff.removed == [key] and not diff.added and not diff.changed
+
+
+async def test_ages_on_screen_follow_the_clock_without_a_refresh(
+    stub_app: FastAPI, fixed_now: datetime, outbox: Outbox, audit: AuditLog
+) -> None:
+    now = [fixed_now]
+    settings = _settings("http://stub.test")
+    app = build_app(
+        settings,
+        DEMO_CONTRIBUTOR_TOKEN,
+        http_client=asgi_client(stub_app),
+        clock=lambda: now[0],
+        outbox=outbox,
+        audit=audit,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        app.services.paused = True
+        last = table(app).rows[-1]
+        before = table(app).age_of(last)
+        line = len(table(app).rows)  # the youngest task is the last row (line 0 is the header)
+        assert before in table(app).render_line(line).text
+        now[0] = fixed_now + timedelta(days=3)
+        await pilot.pause(1.3)  # one tick
+        after = table(app).age_of(last)
+        assert after != before and after.endswith("d")
+        painted = table(app)._painted[line]  # what the last repaint of that line showed
+        assert painted[0] is last and painted[1] == after
+
+
+def test_status_count_of_stalled_tasks_is_exact_at_the_boundary(fixed_now: datetime) -> None:
+    state = StubState()
+    generate_tasks(state, 500, seed=3)
+    tasks = [Task.model_validate(t) for t in state.list_pending()]
+    for offset in (timedelta(0), timedelta(minutes=30), timedelta(days=2)):
+        model = InboxModel(clock=lambda offset=offset: fixed_now + offset)
+        model.apply(tasks)
+        assert model.stalled_count() == sum(model.is_stalled(t) for t in tasks)
