@@ -17,6 +17,7 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from ._socket import listening_socket
 from .app import create_app
 from .auth import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, DEMO_VIEWER_TOKEN, Principal
 from .faults import FaultInjector
@@ -24,24 +25,6 @@ from .scenarios import generate_tasks, seed_demo
 from .state import StubState
 
 __all__ = ["StubServer", "serve"]
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket bound before the server starts, so its port is known at once.
-
-    (uvicorn's own ``bind_socket`` calls ``sys.exit`` when the port is taken.)
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without
-    # it every response on a kept-alive connection waits ~40 ms (Nagle vs delayed ACK).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
 
 
 def _config(
@@ -80,6 +63,7 @@ class StubServer:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
+        sock: socket.socket | None = None,
     ) -> None:
         if app is None:
             app = create_app(state, tokens, faults=faults, spawn_every=spawn_every)
@@ -95,6 +79,8 @@ class StubServer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._url: str | None = None
+        # A socket bound (and listening) by the caller, e.g. before the stub was even imported.
+        self._sock = sock
 
     @property
     def url(self) -> str:
@@ -107,7 +93,7 @@ class StubServer:
         """Start serving; returns once connections are accepted, or raises ``RuntimeError``."""
         if self._thread is not None:
             raise RuntimeError("the stub server was already started")
-        sock = _bind(self.host, self._config.port)
+        sock = self._sock or listening_socket(self.host, self._config.port)
         port = sock.getsockname()[1]
         server = uvicorn.Server(self._config)
 
@@ -198,7 +184,7 @@ def serve(
         echo(f"Generated in {time.perf_counter() - started:.1f} s.")
     app = create_app(state, faults=faults, spawn_every=spawn_every)
     config = _config(app, host, port, embedded=False, access_log=access_log)
-    sock = _bind(host, port)
+    sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     echo(f"Stub server on http://{shown_host}:{bound} ({state.pending_count} pending tasks)")

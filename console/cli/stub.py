@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +14,9 @@ import click
 from ._context import connection_options, given, is_loopback
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The demo stub's token, tenant and project (server_stub.auth), checked when the stub starts.
+DEMO_IDENTITY = ("pat_demo_contributor", "demo", "demo-project")
 
 
 def _data_options(f: F) -> F:
@@ -88,32 +93,72 @@ def demo(tasks: int, spawn_every: float | None) -> None:
 
     The stub serves real HTTP on a free loopback port for as long as the console runs.
     """
-    from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer
-    from server_stub.runner import build_state
+    from server_stub._socket import listening_socket
 
     from ..audit import AuditLog
     from ..launch import run_console
     from ..outbox import Outbox
     from ..settings import ConsoleSettings
 
+    # Bind first: the console knows where to connect at once, and its first request waits in
+    # the socket's backlog while the stub imports, generates its tasks and starts – all of it
+    # in the background, while the UI paints.
+    sock = listening_socket("127.0.0.1", 0)
+    stub = _BackgroundStub(sock, tasks, spawn_every)
+    settings = ConsoleSettings(
+        base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
+        tenant=DEMO_IDENTITY[1],
+        project=DEMO_IDENTITY[2],
+        profile="demo",
+        # Generating and first listing 100,000 tasks takes longer than the usual timeout.
+        request_timeout=max(10.0, tasks / 5000),
+    )
     # Demo decisions go to a throw-away outbox and audit log, not the operator's real ones.
-    with (
-        tempfile.TemporaryDirectory(prefix="command-center-demo-") as scratch,
-        StubServer(build_state("demo", tasks), spawn_every=spawn_every) as server,
-    ):
-        settings = ConsoleSettings(
-            base_url=server.url, tenant=DEMO_TENANT, project=DEMO_PROJECT, profile="demo"
-        )
+    with tempfile.TemporaryDirectory(prefix="command-center-demo-") as scratch:
         outbox = Outbox(Path(scratch) / "outbox.sqlite3")
         try:
             run_console(
                 settings,
-                DEMO_CONTRIBUTOR_TOKEN,
+                DEMO_IDENTITY[0],
                 outbox=outbox,
                 audit=AuditLog(Path(scratch) / "audit.jsonl"),
             )
         finally:
             outbox.close()
+            stub.stop()
+
+
+class _BackgroundStub:
+    """The demo's stub, imported, seeded and started in a thread on an already bound socket."""
+
+    def __init__(self, sock: socket.socket, tasks: int, spawn_every: float | None) -> None:
+        self._server: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(sock, tasks, spawn_every), name="demo-stub", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, sock: socket.socket, tasks: int, spawn_every: float | None) -> None:
+        try:
+            from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer
+            from server_stub.runner import build_state
+
+            # The console's side names these without importing the stub first.
+            if (DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT) != DEMO_IDENTITY:
+                raise RuntimeError("DEMO_IDENTITY no longer matches server_stub.auth")
+            server = StubServer(build_state("demo", tasks), spawn_every=spawn_every, sock=sock)
+            self._server = server.start()
+        except BaseException as exc:  # shown after the console closes; the UI says "offline"
+            self.error = exc
+            sock.close()
+
+    def stop(self) -> None:
+        self._thread.join()
+        if self._server is not None:
+            self._server.stop()
+        if self.error is not None:
+            raise click.ClickException(f"The demo stub failed to start: {self.error!r}")
 
 
 @click.command()

@@ -155,11 +155,31 @@ class InboxScreen(TaskScreen):
             parts.append(f"filter: {clean(inbox.filter_text, max_len=20, multiline=False)}")
         scope = settings.tenant + (f"/{settings.project}" if settings.project else "")
         parts.append(f"{scope} @ {clean(settings.where, multiline=False)}")
+        self._set_empty_text()
         text = " · ".join(parts)
         if text == self._status_text:
             return  # unchanged: nothing goes to the terminal
         self._status_text = text
         self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def _set_empty_text(self) -> None:
+        """What an empty table says: loading is not "no tasks", nor is a filter with no match."""
+        services = self.services
+        if services.last_refresh is None:
+            text = (
+                "The inbox could not be loaded yet (see the status line); retrying."
+                if services.connection.failures
+                else "Loading the inbox…"
+            )
+        elif services.inbox.total:
+            text = "No task matches the filter or workflow. Esc clears them."
+        else:
+            text = "No pending tasks."
+        table = self.query_one(TaskTable)
+        if text != table.empty_text:
+            table.empty_text = text
+            if not table.rows:
+                table.refresh()
 
     # -- actions --------------------------------------------------------------------------------
 

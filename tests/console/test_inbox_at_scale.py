@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -180,3 +181,29 @@ def test_status_count_of_stalled_tasks_is_exact_at_the_boundary(fixed_now: datet
         model = InboxModel(clock=lambda offset=offset: fixed_now + offset)
         model.apply(tasks)
         assert model.stalled_count() == sum(model.is_stalled(t) for t in tasks)
+
+
+async def test_an_empty_table_says_why_it_is_empty(
+    make_console: ConsoleFactory, stub_app: FastAPI
+) -> None:
+    def empty_line(app: Any) -> str:
+        return str(table(app).render_line(1).text).strip()
+
+    failing = make_console(token="pat_not_a_real_token")
+    async with failing.run_test(size=(100, 30)) as pilot:
+        await wait_for(lambda: failing.services.connection.failures == 1, pilot.pause)
+        await pilot.pause()
+        assert empty_line(failing).startswith("The inbox could not be loaded yet")
+
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        await pilot.press("slash", *"zzzz-no-such-task")
+        await wait_for(lambda: app.services.inbox.shown == 0, pilot.pause)
+        await pilot.pause()
+        assert empty_line(app).startswith("No task matches the filter")
+
+    empty = make_console(http_client=asgi_client(create_app(StubState())))
+    async with empty.run_test(size=(100, 30)) as pilot:
+        await loaded(empty, pilot)
+        assert empty_line(empty) == "No pending tasks."

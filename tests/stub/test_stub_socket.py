@@ -7,13 +7,13 @@ import socket
 import httpx
 
 from server_stub import StubServer, StubState
-from server_stub.runner import _bind
+from server_stub._socket import listening_socket
 
 
 def test_listening_socket_is_declared_tcp() -> None:
     # asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP; with proto 0 every
     # kept-alive response was held ~40 ms by Nagle's algorithm against delayed ACKs.
-    sock = _bind("127.0.0.1", 0)
+    sock = listening_socket("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP
     finally:
