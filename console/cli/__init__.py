@@ -6,19 +6,46 @@ Commands live in modules named for what they do: ``stub`` (stub-server, demo, se
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from client import __version__
 
 from ._context import connection_options, read_token, resolve_connection
 from ._exit import EXIT_CODES_HELP
-from .auth import login, logout, profiles
-from .records import audit, outbox
-from .stub import demo, serve, stub_server
-from .tasks import tasks
+
+# Subcommand → module that defines it. Imported when invoked (or listed by --help), so opening
+# the console does not load the code of every other command first.
+_SUBCOMMANDS = {
+    "audit": "records",
+    "demo": "stub",
+    "login": "auth",
+    "logout": "auth",
+    "outbox": "records",
+    "profiles": "auth",
+    "serve": "stub",
+    "stub-server": "stub",
+    "tasks": "tasks",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _SUBCOMMANDS.get(cmd_name)
+        if module is None:
+            return super().get_command(ctx, cmd_name)
+        commands = importlib.import_module(f".{module}", __name__)
+        command = getattr(commands, cmd_name.replace("-", "_"))
+        assert isinstance(command, click.Command)
+        return command
 
 
 @click.group(
+    cls=_LazyGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=EXIT_CODES_HELP,
@@ -38,8 +65,3 @@ def main(ctx: click.Context) -> None:
     connection = resolve_connection(ctx)
     settings = connection.settings()
     run_console(settings, read_token(ctx, connection).token)
-
-
-for command in (stub_server, demo, serve, login, logout, profiles, outbox, audit):
-    main.add_command(command)
-main.add_command(tasks)

@@ -20,12 +20,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from rich.cells import cell_len, split_graphemes
 from rich.text import Span, Text
+
+if TYPE_CHECKING:  # markdown_it is imported when a payload is first shown, not at start-up
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 __all__ = [
     "ELLIPSIS",
@@ -359,11 +361,15 @@ def safe_markdown_parser() -> MarkdownIt:
     Textual drops HTML blocks and inline HTML without showing them, so `<!-- … -->` could hide
     text from the operator; with HTML off it is shown literally.
     """
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like", {"html": False})
 
 
 @cache
 def _parsers() -> tuple[MarkdownIt, ...]:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like"), safe_markdown_parser()
 
 
