@@ -199,7 +199,7 @@ class InboxModel:
         if not diff:
             return diff
         rows, ordered = prepared.rows, prepared.ordered
-        gone = prepared.base.keys() - self._rows.keys()
+        gone = prepared.base.keys() - self._rows.keys() if prepared.base is not self._rows else ()
         if gone:
             rows = {k: row for k, row in rows.items() if k not in gone}
             ordered = {s: [r for r in lst if r.key not in gone] for s, lst in ordered.items()}

@@ -31,6 +31,7 @@ from client import (
     TaskListing,
 )
 
+from . import _gc_policy
 from ._prefetch import Prefetch
 from .audit import AuditLog
 from .inbox_model import InboxModel, RowDiff, TaskKey
@@ -177,6 +178,7 @@ class ConsoleServices:
         100,000-task inbox never holds the UI for more than the final swap.
         """
         prefetch, self.prefetch = self.prefetch, None
+        _gc_policy.before_poll()
         if prefetch is not None:
             listing = await prefetch.listing()
         else:
@@ -187,9 +189,12 @@ class ConsoleServices:
             return RowDiff()
         self._listing = listing
         if len(listing.tasks) < PREPARE_INLINE_TASKS:
-            return self.inbox.apply(listing.tasks)
-        prepared = await anyio.to_thread.run_sync(self.inbox.prepare, listing.tasks)
-        return self.inbox.commit(prepared)
+            diff = self.inbox.apply(listing.tasks)
+        else:
+            prepared = await anyio.to_thread.run_sync(self.inbox.prepare, listing.tasks)
+            diff = self.inbox.commit(prepared)
+        _gc_policy.after_listing(len(listing.tasks))
+        return diff
 
     @property
     def profile_name(self) -> str:
