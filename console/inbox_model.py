@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal, NamedTuple
 
 from client.models import Task
 
@@ -118,6 +119,8 @@ _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
 
 # Rows scanned between checks for a newer keystroke.
 _CHUNK = 8192
+# A sort visits each row about this many times more than a filter scan does.
+_SORT_COST = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,14 +133,21 @@ class Prepared:
     ordered: dict[SortKey, list[InboxRow]]
 
 
+class ViewRequest(NamedTuple):
+    """What the operator asked to see."""
+
+    text: str  # the filter as typed
+    sort: SortKey
+    workflow: str | None
+
+
 @dataclass(frozen=True, eq=False)
 class View:
-    """The rows shown for one restriction, filter and sort, over one generation of rows."""
+    """The rows shown for one request, over one generation of rows."""
 
     base: Mapping[TaskKey, InboxRow]
-    workflow: str | None
+    request: ViewRequest
     terms: tuple[str, ...]
-    sort: SortKey
     rows: list[InboxRow]
 
 
@@ -225,7 +235,7 @@ class InboxModel:
         view = self._view
         if view is not None:
             kept = [r for r in view.rows if r is not row]
-            self._view = View(rows, view.workflow, view.terms, view.sort, kept)
+            self._view = View(rows, view.request, view.terms, kept)
         self._workflows = None
         return True
 
@@ -256,49 +266,64 @@ class InboxModel:
     def workflow(self, workflow_id: str | None) -> None:
         self._workflow = workflow_id
 
-    def _current(self, view: View | None) -> bool:
-        return (
-            view is not None
-            and view.base is self._rows
-            and view.sort is self._sort
-            and view.workflow == self._workflow
-            and view.terms == _terms(self._filter)
+    def request(
+        self,
+        text: str | None = None,
+        sort: SortKey | None = None,
+        workflow: str | Literal[False] | None = False,
+    ) -> ViewRequest:
+        """The current filter, sort and restriction with the given ones changed."""
+        return ViewRequest(
+            self._filter if text is None else text,
+            self._sort if sort is None else sort,
+            self._workflow if workflow is False else workflow,
         )
 
-    def _narrowable(self, view: View | None, terms: tuple[str, ...]) -> View | None:
-        """The last view, if ``terms`` can only narrow it."""
+    def _current(self, view: View | None) -> bool:
+        return view is not None and view.base is self._rows and view.request == self.request()
+
+    def _narrowable(self, request: ViewRequest) -> View | None:
+        """The last view, if ``request`` can only narrow it (same rows, sort and workflow)."""
+        view = self._view
         if (
             view is not None
             and view.base is self._rows
-            and view.sort is self._sort
-            and view.workflow == self._workflow
-            and _narrows(view.terms, terms)
+            and view.request.sort is request.sort
+            and view.request.workflow == request.workflow
+            and _narrows(view.terms, _terms(request.text))
         ):
             return view
         return None
 
-    def filter_cost(self, text: str) -> int:
-        """How many rows filtering by ``text`` would scan: decides whether it is worth a thread."""
-        narrowable = self._narrowable(self._view, _terms(text))
-        return len(narrowable.rows) if narrowable is not None else len(self._rows)
+    def view_cost(self, request: ViewRequest) -> int:
+        """Roughly how many row visits ``request`` takes: decides whether it is worth a thread."""
+        narrowable = self._narrowable(request)
+        if narrowable is not None:
+            return len(narrowable.rows)
+        cost = len(self._rows)
+        if request.sort not in self._ordered:
+            cost *= _SORT_COST  # a sort, not just a scan
+        return cost
 
-    def view_for(self, text: str, cancelled: Callable[[], bool] | None = None) -> View | None:
-        """The rows for filter ``text`` under the current sort and restriction.
+    def view_for(
+        self, request: ViewRequest, cancelled: Callable[[], bool] | None = None
+    ) -> View | None:
+        """The rows for ``request``, sorted, restricted and filtered.
 
         Safe in a worker thread; returns ``None`` as soon as ``cancelled()`` says a newer
         keystroke made the work pointless.
         """
-        terms = _terms(text)
+        terms = _terms(request.text)
         base = self._rows
-        last = self._narrowable(self._view, terms)
+        last = self._narrowable(request)
         if last is not None:
             if last.terms == terms:
-                return last
+                return View(base, request, terms, last.rows)
             source = last.rows
         else:
-            source = self._ordered_rows(self._sort)
-            if self._workflow is not None:
-                workflow = self._workflow
+            source = self._ordered_rows(request.sort)
+            if request.workflow is not None:
+                workflow = request.workflow
                 source = [r for r in source if r.task.workflow_id == workflow]
         rows = source
         if terms and (last is None or last.terms != terms):
@@ -312,22 +337,20 @@ class InboxModel:
                     rows += [r for r in chunk if term in r.search_text]
                 else:
                     rows += [r for r in chunk if all(t in r.search_text for t in terms)]
-        return View(base, self._workflow, terms, self._sort, rows)
+        return View(base, request, terms, rows)
 
-    def show(self, text: str, view: View) -> bool:
+    def show(self, view: View) -> bool:
         """Adopt a view made by :meth:`view_for` (maybe in a thread) if it still fits the inbox."""
-        if view.base is not self._rows or view.sort is not self._sort:
+        if view.base is not self._rows:
             return False
-        if view.workflow != self._workflow or view.terms != _terms(text):
-            return False
-        self._filter = text
+        self._filter, self._sort, self._workflow = view.request
         self._view = view
         return True
 
     def rows(self) -> list[InboxRow]:
         """The rows to show, in order: restricted, filtered, sorted."""
         if not self._current(self._view):
-            self._view = self.view_for(self._filter)
+            self._view = self.view_for(self.request())
         assert self._view is not None
         return self._view.rows
 

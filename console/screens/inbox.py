@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,14 +14,14 @@ from textual.worker import get_current_worker
 
 from client import Task
 
-from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, format_age
+from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
 from ..outbox import EntryState
 from ..widgets.safe_text import clean
 from ..widgets.task_table import FAILED, QUEUED, SENDING, STALLED, TaskTable
 from ._task_screen import TaskScreen
 
-# A filter scanning up to this many rows runs inline (a few ms); more goes to a thread.
-FILTER_INLINE_ROWS = 20_000
+# A filter/sort visiting up to this many rows runs inline (a few ms); more goes to a thread.
+VIEW_INLINE_ROWS = 20_000
 
 
 class FilterInput(Input):
@@ -61,6 +62,7 @@ class InboxScreen(TaskScreen):
     ]
 
     _status_text = ""
+    _view_request = 0  # numbers filter/sort/restrict requests; only the newest is shown
 
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
@@ -206,34 +208,43 @@ class InboxScreen(TaskScreen):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self._filter_by(event.value)
+        self._show_view(self.services.inbox.request(text=event.value))
 
-    def _filter_by(self, text: str) -> None:
-        """Filter inline when cheap (within a frame), else in a thread the next key cancels."""
+    def _show_view(self, request: ViewRequest, done: Callable[[], None] | None = None) -> None:
+        """Filter/sort/restrict inline when cheap (within a frame), else in a thread.
+
+        Each request supersedes the ones before it: a newer keystroke cancels an older scan, and
+        an older result arriving late is dropped.
+        """
+        self._view_request += 1
         inbox = self.services.inbox
-        if inbox.filter_cost(text) <= FILTER_INLINE_ROWS:
-            self.workers.cancel_group(self, "inbox-filter")  # an older, larger scan is moot
-            view = inbox.view_for(text)
+        if inbox.view_cost(request) <= VIEW_INLINE_ROWS:
+            self.workers.cancel_group(self, "inbox-view")
+            view = inbox.view_for(request)
             assert view is not None
-            self._filtered(text, view)
+            self._adopt(self._view_request, view, done)
         else:
-            self._filter_in_thread(text)
+            self._view_in_thread(self._view_request, request, done)
 
-    @work(thread=True, exclusive=True, group="inbox-filter")
-    def _filter_in_thread(self, text: str) -> None:
+    @work(thread=True, exclusive=True, group="inbox-view")
+    def _view_in_thread(
+        self, number: int, request: ViewRequest, done: Callable[[], None] | None
+    ) -> None:
         worker = get_current_worker()
-        view = self.services.inbox.view_for(text, cancelled=lambda: worker.is_cancelled)
+        view = self.services.inbox.view_for(request, cancelled=lambda: worker.is_cancelled)
         if view is not None and not worker.is_cancelled:
-            self.app.call_from_thread(self._filtered, text, view)
+            self.app.call_from_thread(self._adopt, number, view, done)
 
-    def _filtered(self, text: str, view: View) -> None:
-        if self.query_one(FilterInput).value != text:
-            return  # a newer keystroke has its own scan under way
-        if not self.services.inbox.show(text, view):
-            self._filter_by(text)  # the inbox changed under the scan: again, on the new rows
+    def _adopt(self, number: int, view: View, done: Callable[[], None] | None) -> None:
+        if number != self._view_request:
+            return  # a newer request is on its way
+        if not self.services.inbox.show(view):
+            self._show_view(view.request, done)  # a refresh came in meanwhile: on the new rows
             return
         self._show_rows()
         self.status_changed()
+        if done is not None:
+            done()
 
     @on(Input.Submitted, "#filter")
     def _filter_kept(self, event: Input.Submitted) -> None:
@@ -249,8 +260,7 @@ class InboxScreen(TaskScreen):
             box.value = ""
             box.display = False
         elif inbox.workflow is not None:
-            inbox.workflow = None
-            self._show_rows()
+            self._show_view(inbox.request(workflow=None))
         self.query_one(TaskTable).focus()
         self.status_changed()
 
@@ -258,10 +268,10 @@ class InboxScreen(TaskScreen):
         self.set_sort(self.services.inbox.sort_key.next())
 
     def set_sort(self, key: SortKey) -> None:
-        self.services.inbox.sort_key = key
-        self._show_rows()
-        self.status_changed()
-        self.notify(f"Sorted by {key.value}", timeout=2)
+        self._show_view(
+            self.services.inbox.request(sort=key),
+            done=lambda: self.notify(f"Sorted by {key.value}", timeout=2),
+        )
 
     def action_workflow(self, number: int) -> None:
         """``1``…``9`` restrict to the n-th workflow (as listed in the palette); ``0`` shows all."""
@@ -275,9 +285,7 @@ class InboxScreen(TaskScreen):
                 self.app.bell()
                 return
             workflow_id = workflows[number - 1].workflow_id
-        inbox.workflow = workflow_id
-        self._show_rows()
-        self.status_changed()
+        self._show_view(inbox.request(workflow=workflow_id))
 
     def action_refresh(self) -> None:
         self.cc.refresh_inbox()

@@ -15,11 +15,12 @@ from textual.widgets import Input
 from client import Task
 from console._prefetch import Prefetch
 from console.audit import AuditLog
-from console.inbox_model import InboxModel
+from console.inbox_model import InboxModel, SortKey
 from console.launch import build_app
 from console.outbox import Outbox
-from console.screens.inbox import FILTER_INLINE_ROWS
+from console.screens.inbox import VIEW_INLINE_ROWS
 from console.settings import ConsoleSettings
+from console.widgets.task_table import TaskTable
 from server_stub import (
     DEMO_CONTRIBUTOR_TOKEN,
     DEMO_PROJECT,
@@ -33,7 +34,7 @@ from server_stub import (
 from .conftest import ConsoleFactory, asgi_client, wait_for
 from .test_console_flows import loaded, status_text, table
 
-MANY = FILTER_INLINE_ROWS + 5_000  # enough that a first keystroke's scan goes to a thread
+MANY = VIEW_INLINE_ROWS + 5_000  # enough that a first keystroke's scan goes to a thread
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ async def test_filtering_a_big_inbox_in_a_thread_ends_on_the_last_keystroke(
         # The big listing is out of the cyclic collector's reach (no second-long pauses later).
         assert gc.get_freeze_count() > MANY
         inbox = app.services.inbox
-        assert inbox.filter_cost("e") > FILTER_INLINE_ROWS  # the first key goes to a thread
+        assert inbox.view_cost(inbox.request(text="e")) > VIEW_INLINE_ROWS  # to a thread
         await pilot.press("slash")
         for key in "email":  # keystrokes faster than the scans: older ones are cancelled
             await pilot.press(key)
@@ -130,6 +131,16 @@ async def test_filtering_a_big_inbox_in_a_thread_ends_on_the_last_keystroke(
         await wait_for(lambda: inbox.filter_text == "", pilot.pause, within=30)
         await pilot.pause()
         assert len(table(app).rows) == MANY
+        # A first sort by workflow is a sort of every row: in a thread too, then announced.
+        app.screen.query_one(TaskTable).focus()
+        assert inbox.view_cost(inbox.request(sort=SortKey.WORKFLOW)) > VIEW_INLINE_ROWS
+        await pilot.press("s")
+        await wait_for(lambda: inbox.sort_key is SortKey.WORKFLOW, pilot.pause, within=30)
+        await pilot.pause()
+        labels = [r.task.workflow_label.casefold() for r in table(app).rows]
+        assert labels == sorted(labels) and len(labels) == MANY
+        assert "sort: workflow" in status_text(app)
+        assert "Sorted by workflow" in [n.message for n in app._notifications]
 
 
 async def test_an_unchanged_refresh_repaints_nothing_and_a_change_is_a_diff(
