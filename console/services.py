@@ -7,6 +7,7 @@ the one place where, later, a durable outbox sits between the key press and the 
 from __future__ import annotations
 
 import enum
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class Link(enum.Enum):
 
 # Listings up to this size are compared with the shown rows on the event loop (a few ms).
 PREPARE_INLINE_TASKS = 2000
+
+# The next poll waits at least this many times as long as the last one took.
+POLL_DUTY_FACTOR = 4.0
 
 # After this many failed refreshes in a row the status line says "offline since".
 OFFLINE_AFTER_FAILURES = 3
@@ -168,6 +172,7 @@ class ConsoleServices:
         self.decided: set[TaskKey] = set()
         self.last_refresh: datetime | None = None
         self._listing: TaskListing | None = None
+        self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
         self.drain_failures = 0
 
     async def refresh_inbox(self) -> RowDiff:
@@ -177,6 +182,13 @@ class ConsoleServices:
         decoded (by the client) and compared with the shown rows in a worker thread, so a
         100,000-task inbox never holds the UI for more than the final swap.
         """
+        started = time.monotonic()
+        try:
+            return await self._refresh_inbox()
+        finally:
+            self.last_refresh_took = time.monotonic() - started
+
+    async def _refresh_inbox(self) -> RowDiff:
         prefetch, self.prefetch = self.prefetch, None
         _gc_policy.before_poll()
         if prefetch is not None:
@@ -283,10 +295,15 @@ class ConsoleServices:
         self.connection.failed(self.clock(), error, retry_backoff(failures))
 
     def next_refresh_in(self) -> float:
-        """Seconds until the next poll: the platform's rhythm, or backoff while failing."""
+        """Seconds until the next poll: the platform's rhythm, or backoff while failing.
+
+        A poll that itself took long (a 100,000-task inbox is ~75 MB) waits proportionally
+        longer, so polling never takes more than about a fifth of the console's time.
+        """
         if self.connection.failures:
             return retry_backoff(self.connection.failures)
-        return self.settings.refresh_active if self.inbox.total else self.settings.refresh_idle
+        rhythm = self.settings.refresh_active if self.inbox.total else self.settings.refresh_idle
+        return max(rhythm, POLL_DUTY_FACTOR * self.last_refresh_took)
 
     def drain_delay(self) -> float:
         """Backoff between sends of the queue: 3, 6, 12, 24, then 30 s."""

@@ -221,3 +221,15 @@ async def test_an_empty_table_says_why_it_is_empty(
     async with empty.run_test(size=(100, 30)) as pilot:
         await loaded(empty, pilot)
         assert empty_line(empty) == "No pending tasks."
+
+
+async def test_a_slow_poll_spaces_out_the_next_one(make_console: ConsoleFactory) -> None:
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        services = app.services
+        assert services.last_refresh_took > 0  # measured on the real refresh
+        services.last_refresh_took = 0.05
+        assert services.next_refresh_in() == services.settings.refresh_active
+        services.last_refresh_took = 2.5  # e.g. 75 MB at 100,000 tasks
+        assert services.next_refresh_in() == 10.0
