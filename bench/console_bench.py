@@ -1,0 +1,768 @@
+"""The console as an operator meets it: a real process on a real pseudo-terminal (80x24).
+
+The stub runs as its own process (``command-center stub-server --seed empty --tasks N``) so it
+never competes with the console for a GIL. The console runs as ``command-center --base-url …``
+with ``COMMAND_CENTER_TOKEN`` and with its config file and state directory in a scratch folder, on
+a pty whose output a terminal emulator (pyte, see ``_pty.py``) turns into a screen. Times are
+``time.perf_counter()``: a key's time is taken just before ``os.write`` to the pty master, a
+screen's time is when the read that completed it returned.
+
+What each row means:
+
+* **first-row** – spawn of ``command-center`` → the read after which the screen shows a task row:
+  the status line says ``N/N tasks`` (N the stub's count) and the line under the table header
+  (``! Age Workflow Run Type Title``) is not blank. Reference, measured in the same run and
+  interleaved with the console runs: a fresh ``python bench/_reference_app.py`` that imports
+  httpx and json, GETs the same ``/v1/tasks/pending``, ``json.loads`` it, then runs a bare
+  Textual ``App`` whose first paint shows ``READY N tasks``; spawn → that text on screen.
+  Median of ``--repeat`` runs each.
+* **filter** – ``/`` opens the filter box; then ``--keystrokes`` keys alternate a character and
+  Backspace. Each character is one whose filter leaves a different number of tasks than the
+  whole inbox, so every key changes the status line's ``shown/total``. The expected count is
+  computed here, independently of the console: a task is shown when every space-separated term
+  occurs (case-folded) in one of its workflow name, workflow id, run id, task type, title, step
+  id or task id. Latency = key write → the read after which the status line shows the expected
+  count (the table is repainted in the same handler, hence the same frame). Before each key the
+  output must have been quiet for 50 ms. Median and p95 (nearest rank).
+* **memory** – VmRSS of the console process (/proc/PID/status) once the first row is shown and
+  the output was then quiet for 300 ms.
+* **cursor-bytes** – ``j`` pressed 20 times from the top (the last few scroll the table); each
+  press counts the bytes from the key until the cursor row visibly moved and the output was then
+  quiet for 50 ms (after 100 ms of quiet before the key). Median.
+* **idle-bytes** – every byte written during ``--idle-seconds`` with nothing pressed, right after
+  load (auto-refresh on: the console polls every 3 s while tasks pend and repaints ages every
+  second), scaled to a minute. Measured at one size only (10,000 if given, else the first).
+* **responsiveness** – against a stub started with ``--spawn-every 1``, so every poll brings
+  changed data the console must parse: ``j`` on a fixed schedule, one every 100 ms for
+  ``--responsive-seconds`` – or longer, up to 45 s, until at least one refresh has brought new
+  tasks to the screen meanwhile – whether or not the previous one has shown yet (so keys that queue
+  behind a busy event loop are all measured, not just the first). ``j`` only, because then every
+  key leads to a screen of its own: the cursor on task i (told by the cursor row's background and
+  the rows' text; the table's order is learnt first by paging through it, then ``g`` goes back to
+  the top). Key i's latency = its write → the first read after which the cursor is on task i or
+  below. p95 (nearest rank).
+
+The benchmark process itself (emulating the screen with pyte) shares the machine's cores with the
+console and the stub, as a real terminal emulator would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from client import CommandCenterClient
+from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT
+
+from ._pty import Chunk, PtyProcess, ScreenTimeout, kill, track
+from ._table import Row
+
+COLS, ROWS = 80, 24
+FIRST_ROW_TIMEOUT = 120.0
+KEY_TIMEOUT = 30.0
+QUIT_GRACE = 15.0
+REFERENCE_SCRIPT = Path(__file__).with_name("_reference_app.py")
+
+_COUNTS = re.compile(r"(\d+)/(\d+) tasks")
+_HEADER = re.compile(r"^\s*!\s+Age\s+Workflow\s+Run\s+Type\s+Title\b")
+_STUB_URL = re.compile(r"Stub server on (http://\S+)")
+
+SESSION_BENCHMARKS = ("first-row", "memory", "idle-bytes", "cursor-bytes", "filter")
+# Benchmark name → (row name, unit, target for 1,000 / 10,000 tasks, target up to 100,000).
+ROWS_OF: dict[str, tuple[str, str, float | None, float | None]] = {
+    "first-row": ("time to first inbox row", "s", 1.0, 1.25),
+    "memory": ("console RSS after load", "MB", 200, None),
+    "idle-bytes": ("terminal bytes per idle minute", "B/min", 2048, 2048),
+    "cursor-bytes": ("terminal bytes per cursor move (j)", "B", 1024, 1024),
+    "filter": ("filter keystroke → screen, p95", "ms", 16, 50),
+}
+
+
+def target_of(benchmark: str, n: int) -> float | None:
+    _, _, small, large = ROWS_OF[benchmark]
+    return by_size(n, small, large)
+
+
+def failed(benchmark: str, n: int, error: BaseException) -> Row:
+    name, unit, _, _ = ROWS_OF[benchmark]
+    return failed_row(name, n, unit, target_of(benchmark, n), error)
+
+
+# -- targets ------------------------------------------------------------------------------------
+
+
+def by_size(n: int, small: float | None, large: float | None) -> float | None:
+    """A target for up to 10,000 tasks, another for up to 100,000, none beyond."""
+    if n <= 10_000:
+        return small
+    if n <= 100_000:
+        return large
+    return None
+
+
+def p95(samples: list[float]) -> float:
+    """The nearest-rank 95th percentile."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def failed_row(name: str, n: int, unit: str, target: float | None, error: BaseException) -> Row:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return Row(name, f"{n:,}", math.nan, unit, target=target, note=f"FAILED: {first[:90]}")
+
+
+def report_failure(what: str, error: BaseException) -> None:
+    print(f"\n!! {what} failed: {type(error).__name__}: {error}\n", flush=True)
+
+
+# -- the processes ------------------------------------------------------------------------------
+
+
+def command_center() -> list[str]:
+    """The venv's ``command-center`` script (the interpreter running this, and its scripts)."""
+    script = Path(sys.executable).with_name("command-center")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "console"]
+
+
+class StubProcess:
+    """``command-center stub-server`` in a process of its own; ``url`` once it listens."""
+
+    def __init__(
+        self, tasks: int, *, spawn_every: float | None = None, timeout: float = 180.0
+    ) -> None:
+        argv = [*command_center(), "stub-server", "--seed", "empty", "--tasks", str(tasks)]
+        argv += ["--port", "0"]  # the stub binds a free port and prints it
+        if spawn_every:
+            argv += ["--spawn-every", f"{spawn_every:g}"]
+        self.tasks = tasks
+        self.log: deque[str] = deque(maxlen=40)
+        self.url: str | None = None
+        self._ready = threading.Event()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = track(
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        )
+        threading.Thread(target=self._read, name="stub-log", daemon=True).start()
+        if not self._ready.wait(timeout) or self.url is None:
+            self.close()
+            log = "\n".join(self.log)
+            why = "exited" if self.process.returncode is not None else f"not ready in {timeout} s"
+            raise RuntimeError(f"the stub server {why}:\n{log}")
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.log.append(line)
+            match = _STUB_URL.search(line)
+            if match and self.url is None:
+                self.url = match.group(1)
+                self._ready.set()
+        self._ready.set()  # end of output: it exited
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGINT)  # uvicorn shuts down on Ctrl-C
+        kill(self.process, grace=5.0)
+
+    def __enter__(self) -> StubProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def terminal_env(scratch: Path) -> dict[str, str]:
+    """The environment of a program on the benchmark's pty; nothing points at the user's files."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("COMMAND_CENTER_", "TEXTUAL", "XDG_")) and k not in ("NO_COLOR",)
+    }
+    env.update(
+        TERM="xterm-256color",
+        COLUMNS=str(COLS),
+        LINES=str(ROWS),
+        COMMAND_CENTER_TOKEN=DEMO_CONTRIBUTOR_TOKEN,
+        # A config file that does not exist: defaults plus the flags below.
+        COMMAND_CENTER_CONFIG=str(scratch / "config.toml"),
+        COMMAND_CENTER_STATE_DIR=str(scratch / "state"),
+        XDG_CONFIG_HOME=str(scratch / "xdg-config"),
+        XDG_STATE_HOME=str(scratch / "xdg-state"),
+        XDG_DATA_HOME=str(scratch / "xdg-data"),
+        XDG_CACHE_HOME=str(scratch / "xdg-cache"),
+    )
+    return env
+
+
+# -- reading the console's screen ---------------------------------------------------------------
+
+
+def status_counts(pty: PtyProcess) -> tuple[int, int] | None:
+    """(shown, total) from the status line (the first line that has ``N/M tasks``)."""
+    for line in pty.lines()[:3]:
+        match = _COUNTS.search(line)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def header_line(pty: PtyProcess) -> int | None:
+    for y, line in enumerate(pty.lines()):
+        if _HEADER.match(line):
+            return y
+    return None
+
+
+def first_row_shown(n: int, *, at_least: bool = False) -> Callable[[PtyProcess], bool]:
+    """The status line counts all ``n`` tasks (``at_least`` n with a spawning stub), none hidden,
+    and the line under the table header holds a row."""
+
+    def shown(pty: PtyProcess) -> bool:
+        counts = status_counts(pty)
+        if counts is None:
+            return False
+        visible, total = counts
+        if total == 0 or visible != total or (total < n if at_least else total != n):
+            return False
+        header = header_line(pty)
+        return header is not None and header + 1 < pty.rows and bool(pty.lines()[header + 1])
+
+    return shown
+
+
+@dataclass
+class Console:
+    """A console on a pty that has shown its first row; the cursor is on the first task."""
+
+    pty: PtyProcess
+    first_row_s: float
+    header: int = 0
+    cursor_bg: str = ""
+    quit_s: float | None = None
+    killed: bool = False
+    # (from task, to task, seconds into the measurement): the cursor moved up without a key
+    jumps: list[tuple[int, int, float]] = field(default_factory=list)
+
+    def learn_cursor(self) -> None:
+        header = header_line(self.pty)
+        if header is None:
+            raise ScreenTimeout(f"no table header on screen:\n{self.pty.text()}")
+        self.header = header
+        self.cursor_bg = self.pty.screen.buffer[header + 1][1].bg
+
+    def cursor_line(self) -> int | None:
+        """The line whose background is the cursor's (learnt on the first row after load)."""
+        buffer = self.pty.screen.buffer
+        lines = self.pty.lines()
+        for y in range(self.header + 1, self.pty.rows):
+            if buffer[y][1].bg == self.cursor_bg and lines[y]:
+                return y
+        return None
+
+    def close(self) -> None:
+        started = time.perf_counter()
+        code = self.pty.close(quit_keys=b"\x11", grace=QUIT_GRACE)  # ctrl+q
+        self.killed = code is not None and code < 0
+        self.quit_s = time.perf_counter() - started
+
+    def __enter__(self) -> Console:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def launch_console(url: str, n: int, scratch: Path, *, at_least: bool = False) -> Console:
+    argv = [*command_center(), "--base-url", url, "--tenant", DEMO_TENANT]
+    argv += ["--project", DEMO_PROJECT]
+    pty = PtyProcess(argv, terminal_env(scratch), cols=COLS, rows=ROWS)
+    try:
+        at = pty.wait_for(
+            first_row_shown(n, at_least=at_least),
+            FIRST_ROW_TIMEOUT,
+            f"the console showed no inbox row of {n:,} tasks",
+        )
+    except BaseException:
+        pty.close(grace=2.0)
+        raise
+    return Console(pty, at - pty.started_at)
+
+
+def reference_run(url: str, n: int, scratch: Path) -> float:
+    """Seconds from spawn to ``READY n tasks`` on screen, for the reference app."""
+    argv = [sys.executable, str(REFERENCE_SCRIPT), url, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT]
+    argv.append(DEMO_PROJECT)
+    with PtyProcess(argv, terminal_env(scratch), cols=COLS, rows=ROWS) as pty:
+        text = f"READY {n} tasks"
+        at = pty.wait_for(
+            lambda p: any(text in line for line in p.lines()),
+            FIRST_ROW_TIMEOUT,
+            f"the reference app did not show {text!r}",
+        )
+        return at - pty.started_at
+
+
+# -- the measurements on one console -------------------------------------------------------------
+
+
+def filter_plan(url: str, keystrokes: int) -> tuple[list[tuple[str, int]], int]:
+    """Keys to type into the filter box and the ``shown`` count each must lead to; the total."""
+    with CommandCenterClient(
+        url, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, timeout=300
+    ) as client:
+        tasks = client.list_pending_tasks()
+    # Joined by newlines: a term (no whitespace) then matches iff one of the fields holds it.
+    texts = [
+        "\n".join(
+            (
+                t.workflow_name or "",
+                t.workflow_id,
+                t.run_id,
+                t.task_type or "",
+                t.title,
+                t.step_id or "",
+                t.id,
+            )
+        ).casefold()
+        for t in tasks
+    ]
+    total = len(texts)
+    del tasks
+    candidates = []
+    for char in "abcdefghijklmnopqrstuvwxyz0123456789#-_.?":
+        shown = sum(1 for text in texts if char in text)
+        if shown != total:
+            candidates.append((char, shown))
+    if not candidates:
+        raise RuntimeError("no single character changes the number of tasks shown")
+    plan: list[tuple[str, int]] = []
+    i = 0
+    while len(plan) < keystrokes:
+        plan.append(candidates[i % len(candidates)])
+        plan.append(("\x7f", total))  # Backspace: the whole inbox again
+        i += 1
+    return plan[:keystrokes], total
+
+
+def measure_memory(console: Console) -> float:
+    kib = console.pty.rss_kib()
+    if kib is None:
+        raise RuntimeError("the console process is gone")
+    return kib * 1024 / 1e6
+
+
+def measure_idle(console: Console, seconds: float) -> tuple[int, int]:
+    """Bytes written during ``seconds`` with no key pressed, and in how many bursts."""
+    pty = console.pty
+    pty.wait_quiet(0.3, 15)
+    chunks = pty.read_for(seconds)
+    bursts = 0
+    last = -math.inf
+    for chunk in chunks:
+        if chunk.at - last > 0.05:
+            bursts += 1
+        last = chunk.at
+    return sum(len(c.data) for c in chunks), bursts
+
+
+def measure_cursor_bytes(console: Console, moves: int) -> list[int]:
+    pty = console.pty
+    sizes = []
+    for i in range(moves):
+        pty.wait_quiet(0.1, 15)
+        before = (console.cursor_line(), pty.lines()[console.cursor_line() or 0])
+        fed = pty.fed_bytes
+        pty.send("j")
+        pty.wait_for(
+            lambda p, before=before: (
+                (console.cursor_line(), p.lines()[console.cursor_line() or 0]) != before
+            ),
+            KEY_TIMEOUT,
+            f"cursor move {i + 1}: the cursor row did not move",
+        )
+        pty.wait_quiet(0.05, 5)
+        sizes.append(pty.fed_bytes - fed)
+    return sizes
+
+
+def measure_filter(console: Console, plan: list[tuple[str, int]], total: int) -> list[float]:
+    pty = console.pty
+    pty.wait_quiet(0.1, 15)
+    pty.send("/")
+    pty.wait_for(
+        lambda p: any("Filter:" in line for line in p.lines()),
+        KEY_TIMEOUT,
+        "the filter box did not open after '/'",
+    )
+    latencies = []
+    for key, expected in plan:
+        pty.wait_quiet(0.05, 15)
+        sent = pty.send(key)
+        shown = pty.wait_for(
+            lambda p, expected=expected: status_counts(p) == (expected, total),
+            KEY_TIMEOUT,
+            f"after {key!r} the status line never said {expected}/{total} tasks",
+        )
+        latencies.append(shown - sent)
+    return latencies
+
+
+class CursorIndex:
+    """Which task (0-based, in table order) the cursor is on, read off the screen.
+
+    Rows are told apart by their text from the ``Run`` column on (run id, type, first letters of
+    the title). ``learn`` pages through the table first to record its order (and ends with the
+    cursor back on the first task); that order holds while only ``j`` is pressed, as the inbox
+    is sorted oldest first and a spawning stub's new tasks land at the end.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        header = console.pty.lines()[console.header]
+        self.column = header.index("Run")
+        self.known: list[str] = self.visible()
+        self.top = 0
+
+    def visible(self) -> list[str]:
+        rows = []
+        for line in self.console.pty.lines()[self.console.header + 1 :]:
+            # Run, Type and the title's start: a scrollbar, once shown, narrows the title.
+            ident = line[self.column : self.column + 40].rstrip()
+            if not ident:
+                break
+            rows.append(ident)
+        return rows
+
+    def _place(self, rows: list[str]) -> int | None:
+        """Where ``rows`` (a screenful) starts in the known order, if it agrees with it."""
+        if not rows:
+            return None
+        # Near the last place first (the same text may recur further away), then anywhere.
+        order = [*range(max(0, self.top - 2), len(self.known)), *range(max(0, self.top - 2))]
+        for top in order:
+            if self.known[top] != rows[0]:
+                continue
+            overlap = self.known[top : top + len(rows)]
+            if rows[: len(overlap)] == overlap:
+                return top
+        return None
+
+    def learn(self, rows_needed: int) -> None:
+        """Page down until ``rows_needed`` rows are known, then ``g`` back to the first task."""
+        pty = self.console.pty
+        while len(self.known) < rows_needed:
+            before = (self.visible()[:1], self.console.cursor_line())
+            pty.send("\x1b[6~")  # PageDown
+            pty.wait_for(
+                lambda p, before=before: (self.visible()[:1], self.console.cursor_line()) != before,
+                KEY_TIMEOUT,
+                "PageDown did not move the cursor",
+            )
+            pty.wait_quiet(0.15, 15)  # the whole frame, not half of it
+            rows = self.visible()
+            top = self._place(rows)
+            if top is None:
+                raise ScreenTimeout(f"PageDown showed rows out of order:\n{pty.text()}")
+            self.known[top:] = rows
+            self.top = top
+        pty.send("g")
+        pty.wait_for(
+            lambda p: self.index() == 0, KEY_TIMEOUT, "g did not bring the cursor to the top"
+        )
+        pty.wait_quiet(0.3, 15)
+
+    def index(self) -> int | None:
+        """None while the screen is between two states (or shows rows it cannot place)."""
+        y = self.console.cursor_line()
+        top = self._place(self.visible())
+        if y is None or top is None:
+            return None
+        self.top = top
+        return top + (y - self.console.header - 1)
+
+
+def measure_responsiveness(
+    console: Console, seconds: float, longest: float, every: float = 0.1
+) -> tuple[list[float], int, float]:
+    """``j`` on a fixed schedule, one every ``every`` s whether or not the last one showed yet
+    (keys queued behind a busy event loop are measured too). Key i is answered by the first
+    read after which the cursor is on task i or further down.
+
+    Runs ``seconds``, longer (up to ``longest``) until a refresh has brought new tasks to the
+    screen meanwhile, so that the window holds at least one parse and its repaint. Returns the
+    latencies, how many refreshes showed new tasks, and how long keys were pressed."""
+    pty = console.pty
+    tracker = CursorIndex(console)
+    if tracker.index() != 0:
+        raise ScreenTimeout(f"the cursor is not on the first task:\n{pty.text()}")
+    total = (status_counts(pty) or (0, 0))[1]
+    most = max(1, min(round(longest / every), total - 1))
+    tracker.learn(min(total, most + len(tracker.visible()) + 1))
+    begin = time.perf_counter()
+    sent: list[float] = []
+    latencies: list[float] = []
+    totals: set[int] = set()  # each refresh with new data shows a larger total
+    last = 0
+    lost = 0  # moves the cursor went back by itself (only j is pressed, so never by a key)
+
+    def absorb(chunk: Chunk) -> bool:
+        nonlocal last, lost
+        index = tracker.index()
+        if index is not None:
+            if index < last:
+                lost += last - index
+                console.jumps.append((last, index, chunk.at - begin))
+            last = index
+            while len(latencies) < min(index + lost, len(sent)):
+                latencies.append(chunk.at - sent[len(latencies)])
+        counts = status_counts(pty)
+        if counts is not None:
+            totals.add(counts[1])
+        return False
+
+    absorb(Chunk(begin, b""))
+    for i in range(most):
+        if i * every >= seconds and len(totals) > 1:
+            break
+        pty.pump(begin + i * every, absorb)
+        sent.append(pty.send("j"))
+    pressed = time.perf_counter() - begin
+    deadline = time.perf_counter() + KEY_TIMEOUT
+    if len(latencies) < len(sent):
+        pty.pump(deadline, lambda chunk: absorb(chunk) or len(latencies) == len(sent))
+    if len(latencies) < len(sent):
+        raise ScreenTimeout(
+            f"{len(sent) - len(latencies)} of {len(sent)} cursor moves never showed "
+            f"within {KEY_TIMEOUT:g} s. Last screen:\n{pty.text()}"
+        )
+    return latencies, len(totals) - 1, pressed
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    repeat: int = 3  # console and reference launches for first-row
+    keystrokes: int = 50
+    cursor_moves: int = 20
+    idle_seconds: float = 60.0
+    responsive_seconds: float = 15.0
+    responsive_longest: float = 45.0  # ... or until a refresh brought new tasks meanwhile
+
+
+def _quit_note(consoles: list[Console]) -> str:
+    killed = sum(c.killed for c in consoles)
+    worst = max((c.quit_s or 0.0) for c in consoles) if consoles else 0.0
+    if killed:
+        return f"{killed} of {len(consoles)} ignored ctrl+q for {QUIT_GRACE:g} s (killed)"
+    return f"quit ≤ {worst:.1f} s"
+
+
+def session(
+    stub: StubProcess,
+    n: int,
+    options: Options,
+    wanted: set[str],
+    *,
+    idle: bool,
+) -> Iterator[Row]:
+    """first-row, memory, idle-bytes, cursor-bytes and filter, on consoles against ``stub``."""
+    assert stub.url is not None
+    url = stub.url
+    size = f"{n:,}"
+    with tempfile.TemporaryDirectory(prefix="cc-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        plan: tuple[list[tuple[str, int]], int] | None = None
+        if "filter" in wanted:
+            try:
+                plan = filter_plan(url, options.keystrokes)
+            except Exception as exc:
+                report_failure(f"planning filter keys at {size}", exc)
+                yield failed("filter", n, exc)
+                wanted = wanted - {"filter"}
+        more = wanted & {"memory", "idle-bytes", "cursor-bytes", "filter"}
+        if "idle-bytes" in more and not idle:
+            more.discard("idle-bytes")
+        runs = max(1, options.repeat) if "first-row" in wanted else 1
+        consoles: list[Console] = []
+        references: list[float] = []
+        kept: Console | None = None
+        try:
+            for i in range(runs):
+                if "first-row" in wanted:
+                    references.append(reference_run(url, n, scratch / f"ref{i}"))
+                console = launch_console(url, n, scratch / f"console{i}")
+                consoles.append(console)
+                if i == runs - 1 and more:
+                    kept = console
+                else:
+                    console.close()
+        except Exception as exc:
+            if kept is not None:  # (the others were closed as they finished)
+                kept.close()
+            report_failure(f"launching the console at {size}", exc)
+            for benchmark in SESSION_BENCHMARKS:
+                if (benchmark == "first-row" and benchmark in wanted) or benchmark in more:
+                    yield failed(benchmark, n, exc)
+            return
+        closed = [c for c in consoles if c is not kept]
+        first_row_note = _quit_note(closed) if closed else ""
+        if "first-row" in wanted:
+            value = statistics.median(c.first_row_s for c in consoles)
+            reference = statistics.median(references)
+            spread = f"console {min(c.first_row_s for c in consoles):.2f}–"
+            spread += f"{max(c.first_row_s for c in consoles):.2f} s"
+            note = f"median of {runs}, spawn → row on 80x24 pty; {spread}"
+            first_row = Row(
+                "time to first inbox row",
+                size,
+                value,
+                "s",
+                reference=reference,
+                target=target_of("first-row", n),
+                note=note + (f"; {first_row_note}" if first_row_note else ""),
+            )
+            yield first_row
+        if kept is None:
+            return
+        with kept as console:
+            try:
+                console.pty.wait_quiet(0.3, 15)
+                console.learn_cursor()
+            except Exception as exc:
+                report_failure(f"settling the console at {size}", exc)
+                for benchmark in SESSION_BENCHMARKS:
+                    if benchmark in more:
+                        yield failed(benchmark, n, exc)
+                return
+            if "memory" in more:
+                try:
+                    yield Row(
+                        "console RSS after load",
+                        size,
+                        measure_memory(console),
+                        "MB",
+                        target=target_of("memory", n),
+                        note="VmRSS (1 MB = 10^6 B) once the first row showed and output was "
+                        "quiet 300 ms",
+                    )
+                except Exception as exc:
+                    report_failure(f"memory at {size}", exc)
+                    yield failed("memory", n, exc)
+            if "idle-bytes" in more:
+                try:
+                    total, bursts = measure_idle(console, options.idle_seconds)
+                    scale = 60.0 / options.idle_seconds
+                    yield Row(
+                        "terminal bytes per idle minute",
+                        size,
+                        total * scale,
+                        "B/min",
+                        target=target_of("idle-bytes", n),
+                        note=f"{bursts * scale:.0f} writes/min, over {options.idle_seconds:g} s; "
+                        "one size only",
+                    )
+                except Exception as exc:
+                    report_failure(f"idle bytes at {size}", exc)
+                    yield failed("idle-bytes", n, exc)
+            if "cursor-bytes" in more:
+                try:
+                    moves = measure_cursor_bytes(console, options.cursor_moves)
+                    yield Row(
+                        "terminal bytes per cursor move (j)",
+                        size,
+                        statistics.median(moves),
+                        "B",
+                        target=target_of("cursor-bytes", n),
+                        note=f"median of {len(moves)}; min {min(moves)}, max {max(moves)}",
+                    )
+                except Exception as exc:
+                    report_failure(f"cursor bytes at {size}", exc)
+                    yield failed("cursor-bytes", n, exc)
+            if "filter" in more and plan is not None:
+                target = target_of("filter", n)
+                try:
+                    latencies = [s * 1000 for s in measure_filter(console, *plan)]
+                    yield Row(
+                        "filter keystroke → screen, median",
+                        size,
+                        statistics.median(latencies),
+                        "ms",
+                        note=f"{len(latencies)} keys; status line shows the expected count",
+                    )
+                    yield Row(
+                        "filter keystroke → screen, p95",
+                        size,
+                        p95(latencies),
+                        "ms",
+                        target=target,
+                        note=f"max {max(latencies):.1f} ms; a 60 Hz frame is 16.7 ms",
+                    )
+                except Exception as exc:
+                    report_failure(f"filter at {size}", exc)
+                    yield failed("filter", n, exc)
+        print(f"   (the measured console at {size}: {_quit_note([kept])})", flush=True)
+
+
+def responsiveness(n: int, options: Options) -> Row:
+    """Cursor keys while every poll parses changed data (stub with ``--spawn-every 1``)."""
+    target = by_size(n, 50, 50)
+    name = "cursor key → screen during refreshes, p95"
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="cc-bench-") as scratch,
+            StubProcess(n, spawn_every=1.0) as stub,
+        ):
+            assert stub.url is not None
+            with launch_console(stub.url, n, Path(scratch), at_least=True) as console:
+                console.pty.wait_quiet(0.3, 15)
+                console.learn_cursor()
+                latencies, refreshes, pressed = measure_responsiveness(
+                    console, options.responsive_seconds, options.responsive_longest
+                )
+        ms = [s * 1000 for s in latencies]
+        jumps = ""
+        if console.jumps:
+            where = ", ".join(f"{a}→{b} at {t:.1f} s" for a, b, t in console.jumps[:3])
+            jumps = f"; CURSOR JUMPED UP by itself: {where}"
+        return Row(
+            name,
+            f"{n:,}",
+            p95(ms),
+            "ms",
+            target=target,
+            note=f"{len(ms)} keys in {pressed:.0f} s; median {statistics.median(ms):.1f}, "
+            f"max {max(ms):.0f} ms; refreshes that showed new tasks: {refreshes}{jumps}",
+        )
+    except Exception as exc:
+        report_failure(f"responsiveness at {n:,}", exc)
+        return failed_row(name, n, "ms", target, exc)
