@@ -393,12 +393,19 @@ class InboxModel:
     def age(self, task: Task) -> timedelta | None:
         return self.clock() - task.created_at if task.created_at else None
 
+    def _stall_cutoff(self) -> datetime:
+        """Tasks created at or before this are stalled.
+
+        Taken to the whole minute: the marks and the count then change at most once a minute,
+        not every second as tasks cross the line, which an SSH link would carry as repaints.
+        """
+        return (self.clock() - self.stalled_after).replace(second=0, microsecond=0)
+
     def is_stalled(self, task: Task) -> bool:
-        age = self.age(task)
-        return age is not None and age >= self.stalled_after
+        return task.created_at is not None and task.created_at <= self._stall_cutoff()
 
     def stalled_count(self) -> int:
         """Tasks waiting longer than ``stalled_after``: a binary search, run every second."""
-        cutoff = (self.clock() - self.stalled_after).timestamp()
+        cutoff = self._stall_cutoff().timestamp()
         by_age = self._ordered_rows(SortKey.AGE)
         return bisect.bisect_right(by_age, cutoff, key=lambda row: row.created)

@@ -25,7 +25,16 @@ VIEW_INLINE_ROWS = 20_000
 
 
 class FilterInput(Input):
-    """The ``/`` filter box: Enter keeps the filter, Esc clears it."""
+    """The ``/`` filter box: Enter keeps the filter, Esc clears it.
+
+    The inbox follows the value as it changes, in the same frame as the typed character (the
+    Changed message would arrive a frame or two later).
+    """
+
+    def watch_value(self, value: str) -> None:
+        screen = self.screen
+        if isinstance(screen, InboxScreen) and self.is_mounted:
+            screen.filter_typed(value)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "clear_filter", "Clear filter", id="filter.clear"),
@@ -162,7 +171,9 @@ class InboxScreen(TaskScreen):
         if text == self._status_text:
             return  # unchanged: nothing goes to the terminal
         self._status_text = text
-        self.query_one("#status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        # One line, always: no layout pass, which would cost another frame.
+        status = self.query_one("#status", Static)
+        status.update(Text(text, no_wrap=True, overflow="ellipsis"), layout=False)
 
     def _set_empty_text(self) -> None:
         """What an empty table says: loading is not "no tasks", nor is a filter with no match."""
@@ -206,9 +217,8 @@ class InboxScreen(TaskScreen):
         box.display = True
         box.focus()
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._show_view(self.services.inbox.request(text=event.value))
+    def filter_typed(self, text: str) -> None:
+        self._show_view(self.services.inbox.request(text=text))
 
     def _show_view(self, request: ViewRequest, done: Callable[[], None] | None = None) -> None:
         """Filter/sort/restrict inline when cheap (within a frame), else in a thread.

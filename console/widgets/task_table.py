@@ -79,7 +79,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     }
 
     DEFAULT_CSS = """
-    TaskTable { height: 1fr; }
+    TaskTable { height: 1fr; overflow-x: hidden; }
     TaskTable > .task-table--header { text-style: bold; background: $panel; }
     TaskTable > .task-table--cursor {
         background: $block-cursor-background;
@@ -177,7 +177,9 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         return self._rows[index].key if 0 <= index < len(self._rows) else None
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        # Never wider than the viewport: a phantom horizontal scrollbar cost a row and ~2 KB
+        # of colour codes on every repaint.
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
