@@ -1,19 +1,42 @@
 """Keeping the garbage collector away from a big inbox.
 
-A 100,000-task listing is about 2.7 million objects. Left to the cyclic collector, each changed
-refresh would later cost a full collection: 0.5–1.4 s with the GIL held, i.e. a frozen UI at a
-random moment. The listing's objects are acyclic JSON (reference counting frees them), so once a
-big listing is in, everything alive is moved to the collector's permanent generation, which it
-never scans. Collecting the young generations just before each poll keeps what gets frozen
-along with it down to the few objects made during one refresh.
+A 100,000-task listing is about 2.7 million objects. Left to the cyclic collector, the objects of
+each new listing are scanned by the next young collection (half a second, GIL held) and each
+full collection scans them all again (over a second): a frozen UI at random moments. They are
+acyclic JSON, which reference counting frees, so:
+
+- once a big listing is in, everything alive moves to the collector's permanent generation,
+  which it never scans (``gc.freeze``);
+- in the console process (:func:`take_over`) automatic collection is off; the console collects
+  the young generations itself every few seconds, never while a refresh is building a listing,
+  and everything else now and then. Those collections only see what came after the last freeze.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 
 # Listings below this are not worth it: their collections take a few milliseconds.
 FREEZE_FROM_TASKS = 2000
+YOUNG_EVERY = 10.0  # seconds between collections of the young generations
+FULL_EVERY = 600.0  # seconds between full collections
+
+_manual = False
+_last_young = _last_full = time.monotonic()
+
+
+def take_over() -> None:
+    """Turn automatic collection off for this process; :func:`collect_when_idle` takes over."""
+    global _manual
+    gc.disable()
+    _manual = True
+
+
+def give_back() -> None:
+    global _manual
+    _manual = False
+    gc.enable()
 
 
 def before_poll() -> None:
@@ -26,3 +49,17 @@ def after_listing(tasks: int) -> None:
     """Move a big listing (and everything else alive) out of the collector's reach."""
     if tasks >= FREEZE_FROM_TASKS:
         gc.freeze()
+
+
+def collect_when_idle(*, busy: bool) -> None:
+    """The console's own collections; ``busy`` while a listing is being built and not frozen."""
+    global _last_young, _last_full
+    if not _manual or busy:
+        return
+    now = time.monotonic()
+    if now - _last_full >= FULL_EVERY:
+        gc.collect()
+        _last_full = _last_young = now
+    elif now - _last_young >= YOUNG_EVERY:
+        gc.collect(1)
+        _last_young = now

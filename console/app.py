@@ -18,6 +18,7 @@ from textual.timer import Timer
 
 from client import APIError
 
+from . import _gc_policy
 from .commands import TaskCommands
 from .error_text import describe_error
 from .inbox_model import RowDiff, TaskKey
@@ -49,6 +50,7 @@ class CommandCenterApp(App[None]):
         if self.services.settings.keymap:
             self.set_keymap(self.services.settings.keymap)
         self.push_screen(InboxScreen())
+        self.set_interval(1.0, self._collect_garbage)
         self.refresh_inbox()
         self.services.reload_unsettled()
         if self.services.queued():
@@ -64,6 +66,9 @@ class CommandCenterApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def _collect_garbage(self) -> None:
+        _gc_policy.collect_when_idle(busy=self.services.building)
 
     # -- refresh flow ---------------------------------------------------------------------------
 

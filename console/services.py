@@ -35,7 +35,7 @@ from client import (
 from . import _gc_policy
 from ._prefetch import Prefetch
 from .audit import AuditLog
-from .inbox_model import InboxModel, RowDiff, TaskKey
+from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry, Outcome
 from .settings import ConsoleSettings
 
@@ -139,6 +139,18 @@ class RunStory:
     events: list[RunEvent]
 
 
+def _prepare_and_release(inbox: InboxModel, tasks: list[Task]) -> Prepared:
+    """Compare a listing with the rows, then free the tasks that matched an unchanged row.
+
+    Freed here, in the worker, a few thousand at a time: dropping 100,000 tasks at once on the
+    event loop would hold the UI for a third of a second.
+    """
+    prepared = inbox.prepare(tasks)
+    while tasks:
+        del tasks[-4096:]
+    return prepared
+
+
 class ConsoleServices:
     """Shared by every screen: one client, one inbox model, the drafts and decisions in flight."""
 
@@ -173,6 +185,7 @@ class ConsoleServices:
         self.last_refresh: datetime | None = None
         self._listing: TaskListing | None = None
         self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
+        self.building = False  # a refresh is fetching or building a listing not yet frozen
         self.drain_failures = 0
 
     async def refresh_inbox(self) -> RowDiff:
@@ -183,9 +196,11 @@ class ConsoleServices:
         100,000-task inbox never holds the UI for more than the final swap.
         """
         started = time.monotonic()
+        self.building = True
         try:
             return await self._refresh_inbox()
         finally:
+            self.building = False
             self.last_refresh_took = time.monotonic() - started
 
     async def _refresh_inbox(self) -> RowDiff:
@@ -199,13 +214,17 @@ class ConsoleServices:
         self.connection.ok(self.last_refresh)
         if not listing.changed:
             return RowDiff()
-        self._listing = listing
-        if len(listing.tasks) < PREPARE_INLINE_TASKS:
-            diff = self.inbox.apply(listing.tasks)
+        tasks = listing.tasks
+        count = len(tasks)
+        # Only the digest is needed from now on; the tasks live on in the inbox's rows.
+        self._listing = TaskListing([], listing.digest)
+        del listing
+        if count < PREPARE_INLINE_TASKS:
+            diff = self.inbox.apply(tasks)
         else:
-            prepared = await anyio.to_thread.run_sync(self.inbox.prepare, listing.tasks)
+            prepared = await anyio.to_thread.run_sync(_prepare_and_release, self.inbox, tasks)
             diff = self.inbox.commit(prepared)
-        _gc_policy.after_listing(len(listing.tasks))
+        _gc_policy.after_listing(count)
         return diff
 
     @property
