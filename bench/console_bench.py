@@ -204,7 +204,9 @@ def terminal_env(scratch: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("COMMAND_CENTER_", "TEXTUAL", "XDG_")) and k not in ("NO_COLOR",)
+        if not k.startswith(("COMMAND_CENTER_", "TEXTUAL", "XDG_"))
+        # Run as an installed program runs: with bytecode caches (see bench.__main__).
+        and k not in ("NO_COLOR", "PYTHONDONTWRITEBYTECODE")
     }
     env.update(
         TERM="xterm-256color",
