@@ -121,6 +121,7 @@ _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
 _CHUNK = 8192
 # A sort visits each row about this many times more than a filter scan does.
 _SORT_COST = 8
+_RECENT_VIEWS = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +175,8 @@ class InboxModel:
         self._sort = SortKey.AGE
         self._workflow: str | None = None
         self._view: View | None = None
+        # The last few views of this generation of rows, oldest first: backspace is instant.
+        self._recent: dict[tuple[tuple[str, ...], SortKey, str | None], View] = {}
         self._workflows: list[WorkflowCount] | None = None
 
     # -- refresh --------------------------------------------------------------------------------
@@ -297,13 +300,24 @@ class InboxModel:
 
     def view_cost(self, request: ViewRequest) -> int:
         """Roughly how many row visits ``request`` takes: decides whether it is worth a thread."""
+        terms = _terms(request.text)
+        if self._recent_view(request, terms) is not None:
+            return 0
         narrowable = self._narrowable(request)
         if narrowable is not None:
             return len(narrowable.rows)
-        cost = len(self._rows)
-        if request.sort not in self._ordered:
-            cost *= _SORT_COST  # a sort, not just a scan
+        total = len(self._rows)
+        cost = total * _SORT_COST if request.sort not in self._ordered else 0
+        if request.workflow is not None:
+            cost += total
+        if terms:
+            cost += total
         return cost
+
+    def _recent_view(self, request: ViewRequest, terms: tuple[str, ...]) -> View | None:
+        """A view computed for the same rows and request a few keystrokes ago (backspace)."""
+        view = self._recent.get((terms, request.sort, request.workflow))
+        return view if view is not None and view.base is self._rows else None
 
     def view_for(
         self, request: ViewRequest, cancelled: Callable[[], bool] | None = None
@@ -315,6 +329,9 @@ class InboxModel:
         """
         terms = _terms(request.text)
         base = self._rows
+        recent = self._recent_view(request, terms)
+        if recent is not None:
+            return View(base, request, terms, recent.rows)
         last = self._narrowable(request)
         if last is not None:
             if last.terms == terms:
@@ -345,12 +362,25 @@ class InboxModel:
             return False
         self._filter, self._sort, self._workflow = view.request
         self._view = view
+        self._remember(view)
         return True
+
+    def _remember(self, view: View) -> None:
+        if any(v.base is not view.base for v in self._recent.values()):
+            self._recent.clear()
+        key = (view.terms, view.request.sort, view.request.workflow)
+        self._recent.pop(key, None)
+        self._recent[key] = view
+        while len(self._recent) > _RECENT_VIEWS:
+            del self._recent[next(iter(self._recent))]
 
     def rows(self) -> list[InboxRow]:
         """The rows to show, in order: restricted, filtered, sorted."""
         if not self._current(self._view):
-            self._view = self.view_for(self.request())
+            view = self.view_for(self.request())
+            assert view is not None
+            self._view = view
+            self._remember(view)
         assert self._view is not None
         return self._view.rows
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import ClassVar
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
@@ -24,6 +25,8 @@ from textual.strip import Strip
 
 from ..inbox_model import InboxRow, TaskKey, format_age
 from .safe_text import clean
+
+_KEY_OF = attrgetter("key")
 
 # Row markers: a symbol for the narrow column, a word where there is room. Never colour alone.
 STALLED = ("⚠", "stalled")
@@ -164,7 +167,11 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
                 return self._rows.index(item)  # rows compare by identity: a fast C scan
             except ValueError:
                 pass  # the task changed, so its row is a new object
-        return next((i for i, row in enumerate(self._rows) if row.key == key), None)
+        # The task changed (a new row object) or is not shown: find it by key, at C speed.
+        try:
+            return list(map(_KEY_OF, self._rows)).index(key)
+        except ValueError:
+            return None
 
     def move_to_key(self, key: TaskKey) -> bool:
         index = self._find(key)
@@ -277,14 +284,13 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         width = self.scrollable_content_region.width
         columns = layout_columns(width)
         if y == 0:
-            header = self._cells(columns, [c.name for c in columns])
-            return self._strip(header, width, self.get_component_rich_style("task-table--header"))
+            header = _cells(columns, [c.name for c in columns])
+            return _strip(header, width, self.get_component_rich_style("task-table--header"))
         index = round(self.scroll_y) + y - 1
         if not self._rows:
             if y == 1:
-                text = Text(self.empty_text)
-                style = self.get_component_rich_style("task-table--empty")
-                return self._strip(text, width, style)
+                text = clean(self.empty_text, max_len=width, multiline=False)
+                return _strip(text, width, self.get_component_rich_style("task-table--empty"))
             return Strip.blank(width, self.rich_style)
         if index >= len(self._rows):
             return Strip.blank(width, self.rich_style)
@@ -308,27 +314,24 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             task.task_type or "",
             task.title,
         ]
-        text = self._cells(columns, values)
         if index == self.cursor_row:
             style = style + self.get_component_rich_style("task-table--cursor")
-        return self._strip(text, width, style)
+        return _strip(_cells(columns, values), width, style)
 
-    @staticmethod
-    def _cells(columns: list[Column], values: list[str]) -> Text:
-        line = Text(no_wrap=True, end="")
-        for i, (column, value) in enumerate(zip(columns, values, strict=True)):
-            # max_len first: measuring a whole 1 MB name on every repaint froze the inbox.
-            cell = Text(clean(value, max_len=column.width, multiline=False), no_wrap=True, end="")
-            cell.truncate(column.width, overflow="ellipsis", pad=True)
-            if i:
-                line.append(" ")
-            line.append_text(cell)
-        return line
 
-    def _strip(self, text: Text, width: int, style: Style) -> Strip:
-        text.truncate(width, overflow="ellipsis", pad=True)
-        segments = [
-            Segment(seg.text, style + seg.style if seg.style else style)
-            for seg in text.render(self.app.console, end="")
-        ]
-        return Strip(segments, width)
+def _cells(columns: list[Column], values: list[str]) -> str:
+    """One table line as plain text: each value made safe, cut to its column and padded.
+
+    Plain strings, one style per line: a filter keystroke repaints the whole table, and
+    building Rich ``Text`` objects per cell made that cost several milliseconds.
+    """
+    cells = []
+    for column, value in zip(columns, values, strict=True):
+        # max_len first: measuring a whole 1 MB name on every repaint froze the inbox.
+        cell = clean(value, max_len=column.width, multiline=False)
+        cells.append(set_cell_size(cell, column.width))
+    return " ".join(cells)
+
+
+def _strip(text: str, width: int, style: Style) -> Strip:
+    return Strip([Segment(set_cell_size(text, width), style)], width)

@@ -157,3 +157,22 @@ def test_stalled_and_unknown_age(model: InboxModel) -> None:
     assert not model.is_stalled(fresh) and model.is_stalled(old) and not model.is_stalled(unknown)
     assert model.stalled_count() == 1
     assert [r.key[2] for r in model.rows()][-1] == "u"  # unknown age sorts last
+
+
+def test_backspace_and_a_narrowing_keystroke_reuse_earlier_work(model: InboxModel) -> None:
+    titles = ["Send the reply?", "Review PR", "Reorder stock", "Approve refund", "Call back"]
+    model.apply(make_task(f"t{i}", title=title) for i, title in enumerate(titles))
+    first = model.view_for(model.request(text="re"))
+    assert first is not None and model.show(first)
+    # "rev" can only narrow "re": it scans re's matches, not the whole inbox.
+    assert model.view_cost(model.request(text="rev")) == len(first.rows) < model.total
+    narrower = model.view_for(model.request(text="rev"))
+    assert narrower is not None and model.show(narrower)
+    assert set(narrower.rows) <= set(first.rows)
+    # Backspace to "re": remembered, no scan at all, the same rows.
+    assert model.view_cost(model.request(text="re")) == 0
+    again = model.view_for(model.request(text="re"))
+    assert again is not None and again.rows is first.rows
+    # A refresh is a new generation of rows: nothing remembered applies to it.
+    model.remove(first.rows[0].key)
+    assert model.view_cost(model.request(text="re")) == model.total
