@@ -33,14 +33,18 @@ What each row means:
   load (auto-refresh on: the console polls every 3 s while tasks pend and repaints ages every
   second), scaled to a minute. Measured at one size only (10,000 if given, else the first).
 * **responsiveness** – against a stub started with ``--spawn-every 1``, so every poll brings
-  changed data the console must parse: ``j`` on a fixed schedule, one every 100 ms for
+  changed data the console must parse: a key on a fixed schedule, one every 100 ms for
   ``--responsive-seconds`` – or longer, up to 45 s, until at least one refresh has brought new
   tasks to the screen meanwhile – whether or not the previous one has shown yet (so keys that queue
-  behind a busy event loop are all measured, not just the first). ``j`` only, because then every
-  key leads to a screen of its own: the cursor on task i (told by the cursor row's background and
-  the rows' text; the table's order is learnt first by paging through it, then ``g`` goes back to
-  the top). Key i's latency = its write → the first read after which the cursor is on task i or
-  below. p95 (nearest rank).
+  behind a busy event loop are all measured, not just the first). The keys go in cycles of ``j``
+  pressed d times then ``g`` (d + 1 = the task rows on screen, 21 at 80x24): the cursor walks down
+  the first screenful and jumps back to the first row, so the table never scrolls and each key of
+  a cycle leaves the cursor on a line of its own: after key i the cursor row (told by its
+  background) is line (i + 1) mod (d + 1) under the header, whatever the rows say. Key i's
+  latency = its write → the first read after which the cursor row is on key i's line (keys before
+  it count as shown then too: keys are handled in order; only with more than a cycle of keys
+  outstanding could a line fit two keys, and then the earlier is taken, which can only make later
+  keys slower). p95 (nearest rank).
 
 The benchmark process itself (emulating the screen with pyte) shares the machine's cores with the
 console and the stub, as a real terminal emulator would.
@@ -48,6 +52,7 @@ console and the stub, as a real terminal emulator would.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import os
@@ -270,7 +275,8 @@ class Console:
     cursor_bg: str = ""
     quit_s: float | None = None
     killed: bool = False
-    # (from task, to task, seconds into the measurement): the cursor moved up without a key
+    # (line expected, line seen, seconds into the measurement): the cursor's line under the
+    # header was where no outstanding key leaves it (it moved by itself)
     jumps: list[tuple[int, int, float]] = field(default_factory=list)
 
     def learn_cursor(self) -> None:
@@ -437,135 +443,140 @@ def measure_filter(console: Console, plan: list[tuple[str, int]], total: int) ->
     return latencies
 
 
-class CursorIndex:
-    """Which task (0-based, in table order) the cursor is on, read off the screen.
+def cursor_positions(console: Console) -> list[int]:
+    """Every table line (0 = the first row under the header) whose background is the cursor's.
 
-    Rows are told apart by their text from the ``Run`` column on (run id, type, first letters of
-    the title). ``learn`` pages through the table first to record its order (and ends with the
-    cursor back on the first task); that order holds while only ``j`` is pressed, as the inbox
-    is sorted oldest first and a spawning stub's new tasks land at the end.
-    """
+    Exactly one while a frame is complete; none or two while a frame that moves the cursor is
+    half read (Textual paints top to bottom: the old row cleared before a lower new one, a
+    higher new one painted before the old row is cleared)."""
+    buffer = console.pty.screen.buffer
+    lines = console.pty.lines()
+    return [
+        y - console.header - 1
+        for y in range(console.header + 1, console.pty.rows)
+        if buffer[y][1].bg == console.cursor_bg and lines[y]
+    ]
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        header = console.pty.lines()[console.header]
-        self.column = header.index("Run")
-        self.known: list[str] = self.visible()
-        self.top = 0
 
-    def visible(self) -> list[str]:
-        rows = []
-        for line in self.console.pty.lines()[self.console.header + 1 :]:
-            # Run, Type and the title's start: a scrollbar, once shown, narrows the title.
-            ident = line[self.column : self.column + 40].rstrip()
-            if not ident:
-                break
-            rows.append(ident)
-        return rows
+def rows_on_screen(console: Console) -> int:
+    """Task rows the table shows without scrolling (non-blank lines above the footer line)."""
+    lines = console.pty.lines()
+    count = 0
+    for y in range(console.header + 1, console.pty.rows - 1):
+        if not lines[y]:
+            break
+        count += 1
+    return count
 
-    def _place(self, rows: list[str]) -> int | None:
-        """Where ``rows`` (a screenful) starts in the known order, if it agrees with it."""
-        if not rows:
-            return None
-        # Near the last place first (the same text may recur further away), then anywhere.
-        order = [*range(max(0, self.top - 2), len(self.known)), *range(max(0, self.top - 2))]
-        for top in order:
-            if self.known[top] != rows[0]:
-                continue
-            overlap = self.known[top : top + len(rows)]
-            if rows[: len(overlap)] == overlap:
-                return top
-        return None
 
-    def learn(self, rows_needed: int) -> None:
-        """Page down until ``rows_needed`` rows are known, then ``g`` back to the first task."""
-        pty = self.console.pty
-        while len(self.known) < rows_needed:
-            before = (self.visible()[:1], self.console.cursor_line())
-            pty.send("\x1b[6~")  # PageDown
-            pty.wait_for(
-                lambda p, before=before: (self.visible()[:1], self.console.cursor_line()) != before,
-                KEY_TIMEOUT,
-                "PageDown did not move the cursor",
-            )
-            pty.wait_quiet(0.15, 15)  # the whole frame, not half of it
-            rows = self.visible()
-            top = self._place(rows)
-            if top is None:
-                raise ScreenTimeout(f"PageDown showed rows out of order:\n{pty.text()}")
-            self.known[top:] = rows
-            self.top = top
-        pty.send("g")
-        pty.wait_for(
-            lambda p: self.index() == 0, KEY_TIMEOUT, "g did not bring the cursor to the top"
-        )
-        pty.wait_quiet(0.3, 15)
+@dataclass
+class Responsiveness:
+    """Per key, the seconds from its write to the read whose screen answered it: ``early`` and
+    ``late`` bound it from below and above, and agree unless the cursor's line fitted several
+    keys (``ambiguous`` reads: more than a cycle of keys outstanding)."""
 
-    def index(self) -> int | None:
-        """None while the screen is between two states (or shows rows it cannot place)."""
-        y = self.console.cursor_line()
-        top = self._place(self.visible())
-        if y is None or top is None:
-            return None
-        self.top = top
-        return top + (y - self.console.header - 1)
+    early: list[float]
+    late: list[float]
+    refreshes: int  # refreshes that showed new tasks (the status line's total grew)
+    pressed: float  # seconds keys were pressed
+    cycle: int  # keys per cycle (j x cycle-1, then g)
+    ambiguous: int
 
 
 def measure_responsiveness(
     console: Console, seconds: float, longest: float, every: float = 0.1
-) -> tuple[list[float], int, float]:
-    """``j`` on a fixed schedule, one every ``every`` s whether or not the last one showed yet
-    (keys queued behind a busy event loop are measured too). Key i is answered by the first
-    read after which the cursor is on task i or further down.
+) -> Responsiveness:
+    """Keys on a fixed schedule, one every ``every`` s whether or not the last one showed yet
+    (keys queued behind a busy event loop are measured too), in cycles of ``j`` x depth then
+    ``g``: the cursor walks down the first screenful and jumps back to the first row, never
+    scrolling the table. After key i the cursor is on line (i + 1) mod (depth + 1) under the
+    header, so the line of the cursor alone says which key the screen answers: the console
+    handles keys in order, so the last key it handled is one that leaves the cursor there, at or
+    after the last one known handled, and sent before the read. Key i counts as shown at the
+    first read after which the last key handled is i or later.
+
+    Only with more than a cycle of keys outstanding (depth + 1 keys, 2.1 s at 80x24) do several
+    keys fit; then the latest gives each key a lower bound and the earliest an upper one (keys
+    the earliest never reaches by the end count as shown once the cursor has then stayed on the
+    last key's line for a cycle's time).
 
     Runs ``seconds``, longer (up to ``longest``) until a refresh has brought new tasks to the
-    screen meanwhile, so that the window holds at least one parse and its repaint. Returns the
-    latencies, how many refreshes showed new tasks, and how long keys were pressed."""
+    screen meanwhile, so that the window holds at least one parse and its repaint."""
     pty = console.pty
-    tracker = CursorIndex(console)
-    if tracker.index() != 0:
+    if cursor_positions(console) != [0]:
         raise ScreenTimeout(f"the cursor is not on the first task:\n{pty.text()}")
-    total = (status_counts(pty) or (0, 0))[1]
-    most = max(1, min(round(longest / every), total - 1))
-    tracker.learn(min(total, most + len(tracker.visible()) + 1))
+    lines = pty.lines()
+    column = lines[console.header].index("Run")
+    first_row = lines[console.header + 1][column:]  # from Run on: the age may tick
+    depth = min(rows_on_screen(console), (status_counts(pty) or (0, 0))[1]) - 1
+    if depth < 1:
+        raise ScreenTimeout(f"fewer than two task rows on screen:\n{pty.text()}")
+    cycle = depth + 1
+
+    def key(i: int) -> str:
+        return "g" if i % cycle == depth else "j"
+
+    most = max(1, round(longest / every))
     begin = time.perf_counter()
     sent: list[float] = []
-    latencies: list[float] = []
+    early: list[float] = []  # per key: shown at the latest by then (the latest fit reached it)
+    late: list[float] = []  # per key: shown at the earliest by then (the earliest fit did)
     totals: set[int] = set()  # each refresh with new data shows a larger total
-    last = 0
-    lost = 0  # moves the cursor went back by itself (only j is pressed, so never by a key)
+    handled = -1  # the earliest fit: keys up to here were certainly handled (-1: none)
+    ambiguous = 0
+
+    def credit(latencies: list[float], upto: int, at: float) -> None:
+        while len(latencies) <= upto:
+            latencies.append(at - sent[len(latencies)])
 
     def absorb(chunk: Chunk) -> bool:
-        nonlocal last, lost
-        index = tracker.index()
-        if index is not None:
-            if index < last:
-                lost += last - index
-                console.jumps.append((last, index, chunk.at - begin))
-            last = index
-            while len(latencies) < min(index + lost, len(sent)):
-                latencies.append(chunk.at - sent[len(latencies)])
+        nonlocal handled, ambiguous
         counts = status_counts(pty)
         if counts is not None:
             totals.add(counts[1])
+        if pty.lines()[console.header + 1][column:] != first_row:
+            raise ScreenTimeout(f"the table scrolled or changed its first row:\n{pty.text()}")
+        seen = cursor_positions(console)
+        if len(seen) != 1:
+            return False  # half a frame
+        line = seen[0]
+        before = bisect.bisect_left(sent, chunk.at)  # keys written before this read
+        first = handled + (line - 1 - handled) % cycle  # the first key ≥ handled leaving it there
+        if first >= before:  # no key sent so far leaves the cursor there
+            console.jumps.append(((handled + 1) % cycle, line, chunk.at - begin))
+            return False
+        last = first + (before - 1 - first) // cycle * cycle
+        ambiguous += last != first
+        handled = first
+        credit(early, last, chunk.at)
+        credit(late, first, chunk.at)
         return False
 
-    absorb(Chunk(begin, b""))
     for i in range(most):
         if i * every >= seconds and len(totals) > 1:
             break
         pty.pump(begin + i * every, absorb)
-        sent.append(pty.send("j"))
+        sent.append(pty.send(key(i)))
     pressed = time.perf_counter() - begin
-    deadline = time.perf_counter() + KEY_TIMEOUT
-    if len(latencies) < len(sent):
-        pty.pump(deadline, lambda chunk: absorb(chunk) or len(latencies) == len(sent))
-    if len(latencies) < len(sent):
-        raise ScreenTimeout(
-            f"{len(sent) - len(latencies)} of {len(sent)} cursor moves never showed "
-            f"within {KEY_TIMEOUT:g} s. Last screen:\n{pty.text()}"
+    if len(early) < len(sent):
+        pty.pump(
+            time.perf_counter() + KEY_TIMEOUT,
+            lambda chunk: absorb(chunk) or len(early) == len(sent),
         )
-    return latencies, len(totals) - 1, pressed
+    if len(early) < len(sent):
+        raise ScreenTimeout(
+            f"{len(sent) - len(early)} of {len(sent)} keys never showed within {KEY_TIMEOUT:g} s "
+            f"(the cursor should be on line {len(sent) % cycle} under the header). "
+            f"Last screen:\n{pty.text()}"
+        )
+    if len(late) < len(sent):  # the earliest fit lags a whole number of cycles behind
+        moved = len(console.jumps)
+        pty.pump(time.perf_counter() + cycle * every + 0.5, absorb)
+        if len(late) < len(sent):
+            if len(console.jumps) != moved or handled % cycle != (len(sent) - 1) % cycle:
+                raise ScreenTimeout(f"the cursor left the last key's line:\n{pty.text()}")
+            credit(late, len(sent) - 1, time.perf_counter())
+    return Responsiveness(early, late, len(totals) - 1, pressed, cycle, ambiguous)
 
 
 # -- rows -----------------------------------------------------------------------------------------
@@ -748,23 +759,24 @@ def responsiveness(n: int, options: Options) -> Row:
             with launch_console(stub.url, n, Path(scratch), at_least=True) as console:
                 console.pty.wait_quiet(0.3, 15)
                 console.learn_cursor()
-                latencies, refreshes, pressed = measure_responsiveness(
+                measured = measure_responsiveness(
                     console, options.responsive_seconds, options.responsive_longest
                 )
-        ms = [s * 1000 for s in latencies]
-        jumps = ""
+        ms = [s * 1000 for s in measured.late]
+        notes = [
+            f"{len(ms)} keys (j x {measured.cycle - 1}, g) in {measured.pressed:.0f} s",
+            f"median {statistics.median(ms):.1f}, max {max(ms):.0f} ms",
+            f"refreshes that showed new tasks: {measured.refreshes}",
+        ]
+        if measured.ambiguous:
+            notes.append(
+                f"AMBIGUOUS: {measured.ambiguous} reads fitted keys a cycle apart; p95 at least "
+                f"{p95([s * 1000 for s in measured.early]):.0f} ms (upper bound shown)"
+            )
         if console.jumps:
-            where = ", ".join(f"{a}→{b} at {t:.1f} s" for a, b, t in console.jumps[:3])
-            jumps = f"; CURSOR JUMPED UP by itself: {where}"
-        return Row(
-            name,
-            f"{n:,}",
-            p95(ms),
-            "ms",
-            target=target,
-            note=f"{len(ms)} keys in {pressed:.0f} s; median {statistics.median(ms):.1f}, "
-            f"max {max(ms):.0f} ms; refreshes that showed new tasks: {refreshes}{jumps}",
-        )
+            where = ", ".join(f"line {a}→{b} at {t:.1f} s" for a, b, t in console.jumps[:3])
+            notes.append(f"CURSOR MOVED by itself: {where}")
+        return Row(name, f"{n:,}", p95(ms), "ms", target=target, note="; ".join(notes))
     except Exception as exc:
         report_failure(f"responsiveness at {n:,}", exc)
         return failed_row(name, n, "ms", target, exc)

@@ -66,8 +66,17 @@ async def _run(
         url, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, timeout=TIMEOUT
     )
     outbox = Outbox(scratch / "outbox.sqlite3")
+    # As console.launch.build_app wires them over the network: polls by a blocking client in
+    # a worker thread.
+    poller = CommandCenterClient(
+        url, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, timeout=TIMEOUT
+    )
     services = ConsoleServices(
-        settings, client, outbox=outbox, audit=AuditLog(scratch / "audit.jsonl")
+        settings,
+        client,
+        outbox=outbox,
+        audit=AuditLog(scratch / "audit.jsonl"),
+        poll_client=poller,
     )
     _gc_policy.take_over()  # as run_console does: the console collects garbage itself
     try:

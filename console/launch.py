@@ -32,7 +32,7 @@ def build_app(
     audit: AuditLog | None = None,
     prefetch: Prefetch | None = None,
 ) -> CommandCenterApp:
-    from client import AsyncCommandCenterClient
+    from client import AsyncCommandCenterClient, CommandCenterClient
 
     from .app import CommandCenterApp
     from .audit import AuditLog
@@ -47,6 +47,19 @@ def build_app(
         timeout=settings.request_timeout,
         http_client=http_client,
     )
+    # Over the network (no transport handed in), the inbox is polled by a blocking client in
+    # a worker thread: its megabytes stay off the event loop that answers the operator's keys.
+    poll_client = (
+        CommandCenterClient(
+            settings.base_url,
+            token,
+            settings.tenant,
+            settings.project,
+            timeout=settings.request_timeout,
+        )
+        if http_client is None
+        else None
+    )
     services = ConsoleServices(
         settings,
         client,
@@ -54,6 +67,7 @@ def build_app(
         audit=audit or AuditLog.default(),
         clock=clock,
         prefetch=prefetch,
+        poll_client=poll_client,
     )
     return CommandCenterApp(services)
 

@@ -22,6 +22,7 @@ from client import (
     APIResponseValidationError,
     APIStatusError,
     AsyncCommandCenterClient,
+    CommandCenterClient,
     Completion,
     ConflictError,
     NotFoundError,
@@ -163,6 +164,7 @@ class ConsoleServices:
         audit: AuditLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prefetch: Prefetch | None = None,
+        poll_client: CommandCenterClient | None = None,
     ) -> None:
         self.settings = settings
         # The first listing, already on its way since before the UI started (see _prefetch).
@@ -172,6 +174,11 @@ class ConsoleServices:
         self.audit = audit
         # The inbox poll shows its own "retrying in N s", so it must not also retry inside.
         self._poll_client = client.with_options(max_retries=0)
+        # A blocking client polls in a worker thread when given: 75 MB of listing then never
+        # passes through the event loop chunk by chunk (see launch.build_app).
+        self._threaded_poll_client = (
+            poll_client.with_options(max_retries=0) if poll_client is not None else None
+        )
         self.clock = clock
         self.inbox = InboxModel(stalled_after=settings.stalled_after, clock=clock)
         self.connection = ConnectionState()
@@ -208,6 +215,9 @@ class ConsoleServices:
         _gc_policy.before_poll()
         if prefetch is not None:
             listing = await prefetch.listing()
+        elif self._threaded_poll_client is not None:
+            poll = self._threaded_poll_client.poll_pending_tasks
+            listing = await anyio.to_thread.run_sync(poll, self._listing)
         else:
             listing = await self._poll_client.poll_pending_tasks(self._listing)
         self.last_refresh = self.clock()
@@ -330,3 +340,5 @@ class ConsoleServices:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self._threaded_poll_client is not None:
+            self._threaded_poll_client.close()

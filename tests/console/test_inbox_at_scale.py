@@ -233,3 +233,26 @@ async def test_a_slow_poll_spaces_out_the_next_one(make_console: ConsoleFactory)
         assert services.next_refresh_in() == services.settings.refresh_active
         services.last_refresh_took = 2.5  # e.g. 75 MB at 100,000 tasks
         assert services.next_refresh_in() == 10.0
+
+
+async def test_over_the_network_the_inbox_is_polled_in_a_thread(
+    live_stub: StubServer, tmp_path: Path, fixed_now: datetime
+) -> None:
+    settings = _settings(live_stub.url)
+    app = build_app(
+        settings,
+        DEMO_CONTRIBUTOR_TOKEN,
+        clock=lambda: fixed_now,
+        outbox=Outbox(tmp_path / "outbox.sqlite3"),
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        services = app.services
+        assert services._threaded_poll_client is not None
+        assert services.inbox.total == live_stub.state.pending_count
+        assert not await services.refresh_inbox()  # unchanged: nothing to do
+        task = table(app).rows[0].task
+        live_stub.state.complete(*task.key, approved=True, tenant=DEMO_TENANT)
+        diff = await services.refresh_inbox()
+        assert diff.removed == [task.key]
