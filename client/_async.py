@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from ._base import BaseClient, Endpoint, Outcome, Send
+from ._base import BaseClient, DigestingBody, Endpoint, Outcome, Send
 from ._task_list import TaskListing
 from .models import Completion, RunEvent, Task, reject_result
 
@@ -34,7 +34,7 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
             outcome: Outcome
             if isinstance(action, Send):
                 try:
-                    outcome = await self._http.send(action.request)
+                    outcome = await self._receive(action.request, endpoint)
                 except httpx.TransportError as exc:
                     outcome = exc
             else:
@@ -49,6 +49,20 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
             return self._parse(response, endpoint)
         # A large listing takes long to decode: keep the event loop (and a UI on it) free.
         return await anyio.to_thread.run_sync(self._parse, response, endpoint)
+
+    async def _receive(self, request: httpx.Request, endpoint: Endpoint[Any]) -> httpx.Response:
+        """Send and read the whole answer (hashing it as it arrives, if the endpoint asks)."""
+        response = await self._http.send(request, stream=True)
+        try:
+            if not (endpoint.digest_body and response.is_success):
+                await response.aread()
+                return response
+            body = DigestingBody(endpoint.known_digest)
+            async for chunk in response.aiter_bytes():
+                body.feed(chunk)
+            return body.response(response)
+        finally:
+            await response.aclose()
 
     async def list_pending_tasks(self) -> list[Task]:
         """The tenant inbox: every pending task the token may see."""

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._base import BaseClient, Endpoint, Outcome, Send
+from ._base import BaseClient, DigestingBody, Endpoint, Outcome, Send
 from ._task_list import TaskListing
 from .models import Completion, RunEvent, Task, reject_result
 
@@ -35,7 +35,7 @@ class CommandCenterClient(BaseClient[httpx.Client]):
             outcome: Outcome
             if isinstance(action, Send):
                 try:
-                    outcome = self._http.send(action.request)
+                    outcome = self._receive(action.request, endpoint)
                 except httpx.TransportError as exc:
                     outcome = exc
             else:
@@ -46,6 +46,20 @@ class CommandCenterClient(BaseClient[httpx.Client]):
             except StopIteration as stop:
                 response: httpx.Response = stop.value
                 return self._parse(response, endpoint)
+
+    def _receive(self, request: httpx.Request, endpoint: Endpoint[Any]) -> httpx.Response:
+        """Send and read the whole answer (hashing it as it arrives, if the endpoint asks)."""
+        response = self._http.send(request, stream=True)
+        try:
+            if not (endpoint.digest_body and response.is_success):
+                response.read()
+                return response
+            body = DigestingBody(endpoint.known_digest)
+            for chunk in response.iter_bytes():
+                body.feed(chunk)
+            return body.response(response)
+        finally:
+            response.close()
 
     def list_pending_tasks(self) -> list[Task]:
         """The tenant inbox: every pending task the token may see."""

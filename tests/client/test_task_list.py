@@ -196,3 +196,30 @@ def test_gc_pauses_nest_and_resume_only_if_it_was_running() -> None:
 def test_task_list_model_still_reads_the_same_listing() -> None:
     body = {"tasks": [{"task_id": "t", "workflow_id": "w", "run_id": "r", "context": [1]}]}
     assert TaskList.model_validate(body).tasks == tasks_from_wire(body["tasks"])
+
+
+def test_a_compressed_listing_is_hashed_and_read_once_decompressed() -> None:
+    import gzip
+
+    import httpx
+
+    from client import CommandCenterClient
+
+    body = json.dumps({"tasks": [{"id": "t", "workflow_id": "w", "run_id": "r"}]}).encode()
+    sent: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        return httpx.Response(
+            200,
+            content=gzip.compress(body),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with CommandCenterClient("http://platform.test", "pat_x", "acme", http_client=http) as cc:
+        first = cc.poll_pending_tasks()
+        assert [t.key for t in first.tasks] == [("w", "r", "t")]
+        again = cc.poll_pending_tasks(first)
+        assert not again.changed and again.digest == first.digest
+    assert len(sent) == 2
