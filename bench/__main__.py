@@ -105,7 +105,7 @@ def main() -> None:
         "--responsive-seconds",
         type=float,
         default=15.0,
-        help="how long to press j during refreshes, per size; longer (up to 45 s) until a "
+        help="how long to press j and g during refreshes, per size; longer (up to 45 s) until a "
         "refresh showed new tasks (default: 15)",
     )
     args = parser.parse_args()

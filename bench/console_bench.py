@@ -41,10 +41,12 @@ What each row means:
   the first screenful and jumps back to the first row, so the table never scrolls and each key of
   a cycle leaves the cursor on a line of its own: after key i the cursor row (told by its
   background) is line (i + 1) mod (d + 1) under the header, whatever the rows say. Key i's
-  latency = its write → the first read after which the cursor row is on key i's line (keys before
-  it count as shown then too: keys are handled in order; only with more than a cycle of keys
-  outstanding could a line fit two keys, and then the earlier is taken, which can only make later
-  keys slower). p95 (nearest rank).
+  latency = its write → the first read after which the cursor row is on the line of key i or of
+  a later key already written (keys are handled in order, so a later key's line means key i was
+  handled too; the candidate keys are those at or after the last key known handled). Only with
+  more than a cycle of keys outstanding (over 2 s behind) can a line fit several keys; then the
+  latest fit gives each key a lower bound and the earliest an upper one, the row shows the upper
+  bound's p95 and says AMBIGUOUS with the lower one. p95 (nearest rank).
 
 The benchmark process itself (emulating the screen with pyte) shares the machine's cores with the
 console and the stub, as a real terminal emulator would.

@@ -23,6 +23,7 @@ YOUNG_EVERY = 10.0  # seconds between collections of the young generations
 FULL_EVERY = 600.0  # seconds between full collections
 
 _manual = False
+_frozen = False  # gc.get_freeze_count() walks the frozen objects: 12 ms at 10,000 tasks
 _last_young = _last_full = time.monotonic()
 
 
@@ -41,14 +42,16 @@ def give_back() -> None:
 
 def before_poll() -> None:
     """Collect the garbage made since the last freeze (young generations: milliseconds)."""
-    if gc.get_freeze_count():
+    if _frozen:
         gc.collect(1)
 
 
 def after_listing(tasks: int) -> None:
     """Move a big listing (and everything else alive) out of the collector's reach."""
+    global _frozen
     if tasks >= FREEZE_FROM_TASKS:
         gc.freeze()
+        _frozen = True
 
 
 def collect_when_idle(*, busy: bool) -> None:
