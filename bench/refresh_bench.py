@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client import AsyncCommandCenterClient, CommandCenterClient
-from console import _gc_policy
+from console import _runtime
 from console.audit import AuditLog
 from console.inbox_model import RowDiff
 from console.outbox import Outbox
@@ -78,7 +78,7 @@ async def _run(
         audit=AuditLog(scratch / "audit.jsonl"),
         poll_client=poller,
     )
-    _gc_policy.take_over()  # as run_console does: the console collects garbage itself
+    _runtime.take_over()  # as run_console does: the console collects garbage itself
     try:
         cold = await _measure(services.refresh_inbox)
         unchanged = [await _measure(services.refresh_inbox) for _ in range(repeat)]
@@ -98,7 +98,7 @@ async def _run(
                 changed.append(await _measure(services.refresh_inbox))
         return cold, unchanged, changed, batch
     finally:
-        _gc_policy.give_back()
+        _runtime.give_back()
         await services.aclose()
         outbox.close()
 

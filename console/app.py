@@ -18,7 +18,7 @@ from textual.timer import Timer
 
 from client import APIError
 
-from . import _gc_policy
+from . import _runtime
 from .commands import TaskCommands
 from .error_text import describe_error
 from .inbox_model import RowDiff, TaskKey
@@ -68,7 +68,7 @@ class CommandCenterApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     def _collect_garbage(self) -> None:
-        _gc_policy.collect_when_idle(busy=self.services.building)
+        _runtime.collect_when_idle(busy=self.services.building)
 
     # -- refresh flow ---------------------------------------------------------------------------
 

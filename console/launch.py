@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from . import _gc_policy
+from . import _runtime
 from ._prefetch import Prefetch
 from .settings import ConsoleSettings
 
@@ -79,9 +79,9 @@ def run_console(
     outbox: Outbox | None = None,
     audit: AuditLog | None = None,
 ) -> None:
-    _gc_policy.take_over()  # before the prefetch builds a listing the collector would scan
+    _runtime.take_over()  # before the prefetch builds a listing the collector would scan
     prefetch = Prefetch(settings, token)  # first, so the request overlaps the imports below
     try:
         build_app(settings, token, outbox=outbox, audit=audit, prefetch=prefetch).run()
     finally:
-        _gc_policy.give_back()
+        _runtime.give_back()

@@ -33,7 +33,7 @@ from client import (
     TaskListing,
 )
 
-from . import _gc_policy
+from . import _runtime
 from ._prefetch import Prefetch
 from .audit import AuditLog
 from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
@@ -212,7 +212,7 @@ class ConsoleServices:
 
     async def _refresh_inbox(self) -> RowDiff:
         prefetch, self.prefetch = self.prefetch, None
-        _gc_policy.before_poll()
+        _runtime.before_poll()
         if prefetch is not None:
             listing = await prefetch.listing()
         elif self._threaded_poll_client is not None:
@@ -234,7 +234,7 @@ class ConsoleServices:
         else:
             prepared = await anyio.to_thread.run_sync(_prepare_and_release, self.inbox, tasks)
             diff = self.inbox.commit(prepared)
-        _gc_policy.after_listing(count)
+        _runtime.after_listing(count)
         return diff
 
     @property

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 
 import pytest
 
-from console import _gc_policy
+from console import _runtime
 
 
 class Node:
@@ -17,11 +18,11 @@ class Node:
 
 @pytest.fixture
 def manual_gc() -> object:
-    _gc_policy.take_over()
+    _runtime.take_over()
     try:
         yield
     finally:
-        _gc_policy.give_back()
+        _runtime.give_back()
 
 
 def test_idle_collection_frees_cycles_but_not_while_busy(
@@ -31,10 +32,10 @@ def test_idle_collection_frees_cycles_but_not_while_busy(
     node = Node()
     ref = weakref.ref(node)
     del node
-    monkeypatch.setattr(_gc_policy, "_last_young", 0.0)  # long ago
-    _gc_policy.collect_when_idle(busy=True)
+    monkeypatch.setattr(_runtime, "_last_young", 0.0)  # long ago
+    _runtime.collect_when_idle(busy=True)
     assert ref() is not None  # a listing is being built: hands off
-    _gc_policy.collect_when_idle(busy=False)
+    _runtime.collect_when_idle(busy=False)
     assert ref() is None
 
 
@@ -46,9 +47,18 @@ def test_nothing_is_collected_by_the_console_when_gc_is_automatic(
         node = Node()
         ref = weakref.ref(node)
         del node
-        monkeypatch.setattr(_gc_policy, "_last_young", 0.0)
-        _gc_policy.collect_when_idle(busy=False)  # not taken over: not the console's business
+        monkeypatch.setattr(_runtime, "_last_young", 0.0)
+        _runtime.collect_when_idle(busy=False)  # not taken over: not the console's business
         assert ref() is not None
     finally:
         gc.enable()
         gc.collect()
+
+
+def test_threads_switch_faster_once_a_listing_is_in_and_back_after(manual_gc: object) -> None:
+    default = sys.getswitchinterval()
+    _runtime.after_listing(10)
+    assert sys.getswitchinterval() == _runtime.INTERACTIVE_SWITCH_INTERVAL < default
+    _runtime.give_back()
+    assert sys.getswitchinterval() == default
+    _runtime.take_over()  # for the fixture's own give_back
