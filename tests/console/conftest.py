@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from client import AsyncCommandCenterClient
+from console._prefetch import Prefetch
 from console.app import CommandCenterApp
 from console.audit import AuditLog
 from console.launch import build_app
@@ -55,8 +56,13 @@ def make_console(
         token: str = DEMO_CONTRIBUTOR_TOKEN,
         http_client: httpx.AsyncClient | None = None,
         base_url: str = STUB_URL,
+        network: bool = False,
+        prefetch: bool = False,
+        clock: Callable[[], datetime] | None = None,
         **overrides: Any,
     ) -> CommandCenterApp:
+        """``network``: real HTTP to ``base_url`` as run_console wires it (no transport handed
+        in); ``prefetch``: the first listing fetched in a thread, as run_console does."""
         settings = ConsoleSettings(
             base_url=base_url,
             tenant=DEMO_TENANT,
@@ -67,10 +73,11 @@ def make_console(
         return build_app(
             settings,
             token,
-            http_client=http_client or asgi_client(stub_app),
-            clock=lambda: fixed_now,
+            http_client=None if network else http_client or asgi_client(stub_app),
+            clock=clock or (lambda: fixed_now),
             outbox=outbox,
             audit=audit,
+            prefetch=Prefetch(settings, token) if prefetch else None,
         )
 
     return make

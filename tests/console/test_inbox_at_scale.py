@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +12,10 @@ from fastapi import FastAPI
 from textual.widgets import Input
 
 from client import Task
-from console._prefetch import Prefetch
-from console.audit import AuditLog
 from console.inbox_model import InboxModel, SortKey
-from console.launch import build_app
-from console.outbox import Outbox
 from console.screens.inbox import VIEW_INLINE_ROWS
-from console.settings import ConsoleSettings
 from console.widgets.task_table import TaskTable
 from server_stub import (
-    DEMO_CONTRIBUTOR_TOKEN,
-    DEMO_PROJECT,
     DEMO_TENANT,
     StubServer,
     StubState,
@@ -55,27 +47,12 @@ def live_many(many_state: StubState) -> Iterator[StubServer]:
         yield server
 
 
-def _settings(base_url: str) -> ConsoleSettings:
-    return ConsoleSettings(
-        base_url=base_url, tenant=DEMO_TENANT, project=DEMO_PROJECT, cursor_blink=False
-    )
-
-
 async def test_the_first_refresh_uses_the_prefetched_listing(
-    live_stub: StubServer, tmp_path: Path, fixed_now: datetime
+    live_stub: StubServer, make_console: ConsoleFactory
 ) -> None:
     # The prefetch goes to the live stub (12 tasks); the console's own client to an empty one.
     empty = create_app(StubState())
-    settings = _settings(live_stub.url)
-    app = build_app(
-        settings,
-        DEMO_CONTRIBUTOR_TOKEN,
-        http_client=asgi_client(empty),
-        clock=lambda: fixed_now,
-        outbox=Outbox(tmp_path / "outbox.sqlite3"),
-        audit=AuditLog(tmp_path / "audit.jsonl"),
-        prefetch=Prefetch(settings, DEMO_CONTRIBUTOR_TOKEN),
-    )
+    app = make_console(base_url=live_stub.url, http_client=asgi_client(empty), prefetch=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         assert app.services.inbox.total == live_stub.state.pending_count == 12
@@ -85,18 +62,9 @@ async def test_the_first_refresh_uses_the_prefetched_listing(
 
 
 async def test_a_failed_prefetch_is_reported_like_a_failed_refresh(
-    live_stub: StubServer, tmp_path: Path, fixed_now: datetime, stub_app: FastAPI
+    live_stub: StubServer, make_console: ConsoleFactory
 ) -> None:
-    settings = _settings(live_stub.url)
-    app = build_app(
-        settings,
-        "pat_not_a_real_token",
-        http_client=asgi_client(stub_app),
-        clock=lambda: fixed_now,
-        outbox=Outbox(tmp_path / "outbox.sqlite3"),
-        audit=AuditLog(tmp_path / "audit.jsonl"),
-        prefetch=Prefetch(settings, "pat_not_a_real_token"),
-    )
+    app = make_console(base_url=live_stub.url, token="pat_not_a_real_token", prefetch=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(lambda: app.services.connection.failures == 1, pilot.pause)
         await pilot.pause()
@@ -160,18 +128,10 @@ async def test_an_unchanged_refresh_repaints_nothing_and_a_change_is_a_diff(
 
 
 async def test_ages_on_screen_follow_the_clock_without_a_refresh(
-    stub_app: FastAPI, fixed_now: datetime, outbox: Outbox, audit: AuditLog
+    make_console: ConsoleFactory, fixed_now: datetime
 ) -> None:
     now = [fixed_now]
-    settings = _settings("http://stub.test")
-    app = build_app(
-        settings,
-        DEMO_CONTRIBUTOR_TOKEN,
-        http_client=asgi_client(stub_app),
-        clock=lambda: now[0],
-        outbox=outbox,
-        audit=audit,
-    )
+    app = make_console(clock=lambda: now[0])
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         app.services.paused = True
@@ -236,16 +196,9 @@ async def test_a_slow_poll_spaces_out_the_next_one(make_console: ConsoleFactory)
 
 
 async def test_over_the_network_the_inbox_is_polled_in_a_thread(
-    live_stub: StubServer, tmp_path: Path, fixed_now: datetime
+    live_stub: StubServer, make_console: ConsoleFactory
 ) -> None:
-    settings = _settings(live_stub.url)
-    app = build_app(
-        settings,
-        DEMO_CONTRIBUTOR_TOKEN,
-        clock=lambda: fixed_now,
-        outbox=Outbox(tmp_path / "outbox.sqlite3"),
-        audit=AuditLog(tmp_path / "audit.jsonl"),
-    )
+    app = make_console(base_url=live_stub.url, network=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         services = app.services
