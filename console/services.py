@@ -176,6 +176,7 @@ class ConsoleServices:
         self._poll_client = client.with_options(max_retries=0)
         # A blocking client polls in a worker thread when given: 75 MB of listing then never
         # passes through the event loop chunk by chunk (see launch.build_app).
+        self._threaded_poll_owner = poll_client  # closed with the services
         self._threaded_poll_client = (
             poll_client.with_options(max_retries=0) if poll_client is not None else None
         )
@@ -340,5 +341,5 @@ class ConsoleServices:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        if self._threaded_poll_client is not None:
-            self._threaded_poll_client.close()
+        if self._threaded_poll_owner is not None:
+            self._threaded_poll_owner.close()  # the copy shares, and so cannot close, its pool

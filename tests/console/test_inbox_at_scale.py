@@ -209,3 +209,14 @@ async def test_over_the_network_the_inbox_is_polled_in_a_thread(
         live_stub.state.complete(*task.key, approved=True, tenant=DEMO_TENANT)
         diff = await services.refresh_inbox()
         assert diff.removed == [task.key]
+
+
+async def test_closing_the_console_closes_the_poll_clients_pool(
+    live_stub: StubServer, make_console: ConsoleFactory
+) -> None:
+    app = make_console(base_url=live_stub.url, network=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        owner = app.services._threaded_poll_owner
+        assert owner is not None and not owner._http.is_closed
+    assert owner._http.is_closed
