@@ -30,6 +30,7 @@ from pathlib import Path
 
 from client import AsyncCommandCenterClient, CommandCenterClient
 from console import _runtime
+from console._prefetch import polling_client
 from console.audit import AuditLog
 from console.inbox_model import RowDiff
 from console.outbox import Outbox
@@ -68,9 +69,7 @@ async def _run(
     outbox = Outbox(scratch / "outbox.sqlite3")
     # As console.launch.build_app wires them over the network: polls by a blocking client in
     # a worker thread.
-    poller = CommandCenterClient(
-        url, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, timeout=TIMEOUT
-    )
+    poller = polling_client(settings, DEMO_CONTRIBUTOR_TOKEN)
     services = ConsoleServices(
         settings,
         client,

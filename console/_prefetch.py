@@ -16,6 +16,21 @@ from client import CommandCenterClient, TaskListing
 from .settings import ConsoleSettings
 
 
+def polling_client(settings: ConsoleSettings, token: str) -> CommandCenterClient:
+    """The blocking client the console polls the inbox with, from worker threads.
+
+    No retries: a failed poll is reported and backed off by the refresh flow itself.
+    """
+    return CommandCenterClient(
+        settings.base_url,
+        token,
+        settings.tenant,
+        settings.project,
+        timeout=settings.request_timeout,
+        max_retries=0,
+    )
+
+
 class Prefetch:
     """One background :meth:`~client.CommandCenterClient.poll_pending_tasks`, awaited once."""
 
@@ -26,17 +41,8 @@ class Prefetch:
         threading.Thread(target=self._fetch, name="inbox-prefetch", daemon=True).start()
 
     def _fetch(self) -> None:
-        settings = self._settings
         try:
-            # No retries: a failure is reported by the first refresh, which then backs off.
-            with CommandCenterClient(
-                settings.base_url,
-                self._token,
-                settings.tenant,
-                settings.project,
-                timeout=settings.request_timeout,
-                max_retries=0,
-            ) as client:
+            with polling_client(self._settings, self._token) as client:
                 self._future.set_result(client.poll_pending_tasks())
         except BaseException as exc:  # handed to the awaiting refresh, which reports it
             self._future.set_exception(exc)

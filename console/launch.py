@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from . import _runtime
-from ._prefetch import Prefetch
+from ._prefetch import Prefetch, polling_client
 from .settings import ConsoleSettings
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def build_app(
     audit: AuditLog | None = None,
     prefetch: Prefetch | None = None,
 ) -> CommandCenterApp:
-    from client import AsyncCommandCenterClient, CommandCenterClient
+    from client import AsyncCommandCenterClient
 
     from .app import CommandCenterApp
     from .audit import AuditLog
@@ -49,17 +49,7 @@ def build_app(
     )
     # Over the network (no transport handed in), the inbox is polled by a blocking client in
     # a worker thread: its megabytes stay off the event loop that answers the operator's keys.
-    poll_client = (
-        CommandCenterClient(
-            settings.base_url,
-            token,
-            settings.tenant,
-            settings.project,
-            timeout=settings.request_timeout,
-        )
-        if http_client is None
-        else None
-    )
+    poll_client = polling_client(settings, token) if http_client is None else None
     services = ConsoleServices(
         settings,
         client,
