@@ -29,8 +29,10 @@ from .errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    CompletionFailedError,
     ConflictError,
     RateLimitError,
+    UnconfirmedCompletionError,
     status_error_class,
 )
 from .models import Completion, EventList, RunEvent, Task, TaskList
@@ -148,8 +150,12 @@ def _parse_events(body: Any) -> list[RunEvent]:
     return EventList.model_validate(body).events
 
 
-def _parse_completion(body: Any) -> Completion:
-    return Completion.model_validate(body)
+def _keep_response(response: httpx.Response) -> httpx.Response:
+    """A completion's answer is judged whole (status, content type, body), not just decoded."""
+    return response
+
+
+_CONFIRMATION = '{"status": "completed"}'
 
 
 class BaseClient(Generic[HttpT]):
@@ -273,7 +279,11 @@ class BaseClient(Generic[HttpT]):
             f"/tasks/{_segment(task_id)}/complete"
         )
         key = idempotency_key or str(uuid.uuid4())
-        return Endpoint("POST", path, _parse_completion, json=body, idempotency_key=key)
+
+        def parse(response: httpx.Response) -> Completion:
+            return self._parse_completion(response, approved=approved)
+
+        return Endpoint("POST", path, parse, json=body, idempotency_key=key, decode=_keep_response)
 
     # -- the shared flow ------------------------------------------------------------------------
 
@@ -430,6 +440,14 @@ class BaseClient(Generic[HttpT]):
             body = json.loads(response.content)
         except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
+        error, code = self._server_words(body)
+        if error is None:
+            text = response.text.strip()
+            error = _snippet(text) if text else (response.reason_phrase or "no message")
+        return self._redact(error), code
+
+    def _server_words(self, body: Any) -> tuple[str | None, str | None]:
+        """``error``/``message``/``detail`` and ``code`` of a JSON object (redacted), if any."""
         error: str | None = None
         code: str | None = None
         if isinstance(body, dict):
@@ -446,8 +464,77 @@ class BaseClient(Generic[HttpT]):
                     break
             raw_code = body.get("code")
             if isinstance(raw_code, str | int):
-                code = str(raw_code)
-        if error is None:
-            text = response.text.strip()
-            error = _snippet(text) if text else (response.reason_phrase or "no message")
-        return self._redact(error), code
+                code = self._redact(str(raw_code))
+        return (self._redact(error) if error is not None else None), code
+
+    # -- the answer of a completion -------------------------------------------------------------
+
+    def _parse_completion(self, response: httpx.Response, *, approved: bool) -> Completion:
+        """A Completion only for the documented ``{"status": "completed", …}`` (API.md part 4).
+
+        Any other 2xx answer either says the decision was not completed
+        (:class:`CompletionFailedError`, final) or does not say whether it was applied
+        (:class:`UnconfirmedCompletionError`: keep it, resend with the same key).
+        """
+        request = response.request
+        where = f"{request.method} {request.url.path} answered {response.status_code}"
+        kind = response.headers.get("content-type", "no content type")
+
+        def unconfirmed(what: str) -> UnconfirmedCompletionError:
+            return UnconfirmedCompletionError(
+                f"{where} {what}: not the documented confirmation {_CONFIRMATION}",
+                response=response,
+            )
+
+        def shown() -> str:
+            return _snippet(self._redact(response.text.strip()))
+
+        if not response.content.strip():
+            typed = response.headers.get("content-type")
+            raise unconfirmed("with no body" + (f" ({typed})" if typed else ""))
+        try:
+            body = json.loads(response.content)
+        except RecursionError:
+            raise unconfirmed(f"with JSON nested too deeply to read ({kind})") from None
+        except (ValueError, UnicodeDecodeError):
+            raise unconfirmed(f"with a body that is not JSON ({kind}): {shown()}") from None
+        if not isinstance(body, dict):
+            what = f"JSON {type(body).__name__}" if body is not None else "JSON null"
+            raise unconfirmed(f"with {what}, not an object ({kind}): {shown()}")
+        status = body.get("status")
+        if not isinstance(status, str):
+            missing = "without a status" if status is None else "whose status is not a string"
+            raise unconfirmed(f"with an object {missing} ({kind}): {shown()}")
+        if status != "completed":
+            error, code = self._server_words(body)
+            said = _snippet(self._redact(status), limit=60)
+            raise CompletionFailedError(
+                f"{where} but said status {said}"
+                + (f": {error}" if error else "")
+                + (f" [{code}]" if code else ""),
+                response=response,
+                status=self._redact(status),
+                error=error,
+                code=code,
+            )
+        recorded = body.get("approved")
+        if recorded is not None and not isinstance(recorded, bool):
+            raise unconfirmed(f"with an approved that is not a boolean ({kind}): {shown()}")
+        if recorded is not None and recorded is not approved:
+            error, code = self._server_words(body)
+            raise CompletionFailedError(
+                f"{where} with status 'completed' but the platform recorded "
+                f"approved={str(recorded).lower()}, not the approved={str(approved).lower()} "
+                "that was sent",
+                response=response,
+                status=status,
+                error=error,
+                code=code,
+                approved=recorded,
+            )
+        try:
+            return Completion.model_validate(body)
+        except pydantic.ValidationError as exc:
+            raise unconfirmed(
+                f"with an unexpected shape: {self._redact(_validation_summary(exc))}"
+            ) from None

@@ -16,11 +16,13 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "CommandCenterError",
+    "CompletionFailedError",
     "ConflictError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "UnconfirmedCompletionError",
     "UnprocessableEntityError",
 ]
 
@@ -58,6 +60,49 @@ class APIResponseValidationError(APIError):
         super().__init__(message, request=response.request)
         self.response = response
         self.status_code = response.status_code
+
+
+class UnconfirmedCompletionError(APIResponseValidationError):
+    """A completion answered 2xx, but not with the documented ``{"status": "completed", …}``.
+
+    An empty body (204 or 200), a non-JSON page (a captive portal's HTML), JSON that is not an
+    object, an object without a string ``status``: none says whether the decision was applied.
+    Keep the decision and send it again with the same ``Idempotency-Key`` (a bounded number of
+    times); the client itself does not resend it.
+    """
+
+
+class CompletionFailedError(APIResponseValidationError):
+    """A completion answered 2xx, and the body says it did *not* complete our decision.
+
+    Either ``status`` is a string other than ``"completed"`` (``"failed"``, ``"pending"``, …), or
+    the platform confirmed a different decision than the one sent (``approved`` differs). This is
+    the server's explicit word: final, do not resend. ``status`` is the body's status, ``error``
+    its ``error``/``message``/``detail`` text (redacted), ``code`` its ``code``; ``approved`` is
+    the decision the platform recorded when that is what differs (``status`` is then
+    ``"completed"``), else ``None``.
+    """
+
+    status: str
+    error: str | None
+    code: str | None
+    approved: bool | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        status: str,
+        error: str | None = None,
+        code: str | None = None,
+        approved: bool | None = None,
+    ) -> None:
+        super().__init__(message, response=response)
+        self.status = status
+        self.error = error
+        self.code = code
+        self.approved = approved
 
 
 class APIStatusError(APIError):

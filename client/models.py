@@ -402,7 +402,14 @@ def reject_result(reason: str | None) -> dict[str, Any] | None:
 
 
 class Completion(_Tolerant):
-    status: str = "completed"
+    """The documented confirmation of POST …/complete: ``{"status": "completed", …}``.
+
+    ``status`` is required: the client returns a Completion only for that answer, and raises
+    :class:`~client.errors.UnconfirmedCompletionError` or
+    :class:`~client.errors.CompletionFailedError` for any other 2xx body.
+    """
+
+    status: str
     task_id: str | None = None
     approved: bool | None = None
 
