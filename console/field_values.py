@@ -32,8 +32,10 @@ def parse_value(field: PayloadField, raw: Any) -> Any:
     """The typed value for what the control holds; raises FieldError with a readable reason."""
     kind = field.type
     if kind in (FieldType.BOOLEAN, FieldType.ENUM):
-        # A switch gives a bool, a select its option or None when blank (text: see parse_text).
-        if kind is FieldType.ENUM and raw is None:
+        # A switch gives a bool, a select its choice or None when blank (text: see parse_text).
+        # A choice may be a current value the options do not list: kept, as the operator
+        # left it. None is blank, unless the options list null itself.
+        if kind is FieldType.ENUM and raw is None and None not in (field.options or []):
             if field.required:
                 raise FieldError("Choose one of the options.")
             return None

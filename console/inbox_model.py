@@ -31,7 +31,12 @@ class SortKey(enum.StrEnum):
 
 
 def format_age(delta: timedelta | None) -> str:
-    """Compact age the way operators read it: ``45s``, ``4m``, ``2h``, ``3d``; ``?`` if unknown."""
+    """Compact age that tells the first hours apart: ``45s``, ``4m``, ``1h05``, ``12h``, ``3d``.
+
+    At most four cells, the inbox's age column: under 10 h the minutes follow the hours
+    (``1h05`` reads "1 h 05 min"), as 60 and 119 minutes must not both read ``1h``; from 10 h on
+    whole hours, from a day on whole days. ``?`` if unknown.
+    """
     if delta is None:
         return "?"
     seconds = int(delta.total_seconds())
@@ -41,6 +46,9 @@ def format_age(delta: timedelta | None) -> str:
         return f"{seconds}s"
     if seconds < 3600:
         return f"{seconds // 60}m"
+    if seconds < 10 * 3600:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours}h{minutes:02d}"
     if seconds < 86400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
@@ -182,6 +190,8 @@ class InboxModel:
         # The last few views of this generation of rows, oldest first: backspace is instant.
         self._recent: dict[tuple[tuple[str, ...], SortKey, str | None], View] = {}
         self._workflows: list[WorkflowCount] | None = None
+        # stalled_shown() of a filtered view: (view, cutoff, count), until either changes.
+        self._stalled_shown: tuple[View, float, int] | None = None
 
     # -- refresh --------------------------------------------------------------------------------
 
@@ -443,3 +453,27 @@ class InboxModel:
         cutoff = self._stall_cutoff().timestamp()
         by_age = self._ordered_rows(SortKey.AGE)
         return bisect.bisect_right(by_age, cutoff, key=lambda row: row.created)
+
+    def stalled_shown(self) -> int:
+        """Stalled tasks among the rows shown (filter and workflow applied): the status line's.
+
+        Called every second. Unfiltered it is :meth:`stalled_count`'s binary search; an
+        age-sorted view is a binary search too (its rows keep the age order); any other view is
+        one pass over its rows, remembered for that view until the cutoff moves (once a minute).
+        """
+        request = self.request()
+        if request.workflow is None and not _terms(request.text):
+            return self.stalled_count()
+        rows = self.rows()
+        view = self._view
+        assert view is not None
+        cutoff = self._stall_cutoff().timestamp()
+        cached = self._stalled_shown
+        if cached is not None and cached[0] is view and cached[1] == cutoff:
+            return cached[2]
+        if view.request.sort is SortKey.AGE:
+            count = bisect.bisect_right(rows, cutoff, key=lambda row: row.created)
+        else:
+            count = sum(1 for row in rows if row.created <= cutoff)
+        self._stalled_shown = (view, cutoff, count)
+        return count

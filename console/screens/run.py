@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from itertools import pairwise
 from typing import ClassVar
 
 from rich.table import Table
@@ -36,14 +38,55 @@ def _event_data(event: RunEvent) -> str:
     return json.dumps(event.data, ensure_ascii=False, sort_keys=True)
 
 
-def events_table(events: list[RunEvent]) -> Table:
+def _local(at: datetime | None) -> datetime | None:
+    """``at`` in local time; None if unknown or beyond what the platform's clock functions take."""
+    if at is None:
+        return None
+    try:
+        return at.astimezone()
+    except (OverflowError, OSError, ValueError):  # year 1 or 9999 near the zone's edge
+        return None
+
+
+def event_time(at: datetime | None, now: datetime) -> str:
+    """When an event happened: the time alone for today's, with the date for any other day.
+
+    Local time, as the operator's own clock reads; the year only when it is not this one.
+    """
+    when, today = _local(at), _local(now)
+    if when is None:
+        return "?"
+    if today is not None and when.date() == today.date():
+        return when.strftime("%H:%M:%S")
+    if today is not None and when.year == today.year:
+        return when.strftime("%m-%d %H:%M:%S")
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def in_time_order(events: list[RunEvent]) -> list[RunEvent]:
+    """The events as received, unless their times say otherwise: then sorted by time, stably.
+
+    Events with no (usable) time cannot be placed: they keep their order, after the others.
+    """
+    timed = [(when, e) for e in events if (when := _local(e.at)) is not None]
+    if all(a[0] <= b[0] for a, b in pairwise(timed)):
+        return events
+    untimed = [e for e in events if _local(e.at) is None]
+    return [e for _, e in sorted(timed, key=lambda pair: pair[0])] + untimed
+
+
+def events_table(events: list[RunEvent], now: datetime) -> Table:
+    """The run's events, oldest first; ``now`` decides which are today's (time only)."""
+    ordered = in_time_order(events)
+    times = [event_time(event.at, now) for event in ordered]
     table = Table(expand=True, show_edge=False, pad_edge=False, box=None)
-    table.add_column("Time", no_wrap=True, width=8)
+    # Right-aligned: today's times stand under the time part of a dated one.
+    width = max((len(t) for t in times), default=8)
+    table.add_column("Time", no_wrap=True, width=max(8, width), justify="right")
     table.add_column("Event", no_wrap=True, max_width=18)
     table.add_column("Step", no_wrap=True, max_width=20, overflow="ellipsis")
     table.add_column("Data", overflow="fold", ratio=1)
-    for event in events:
-        when = event.at.astimezone().strftime("%H:%M:%S") if event.at else "?"
+    for event, when in zip(ordered, times, strict=True):
         symbol = EVENT_SYMBOLS.get(event.type, "·")
         table.add_row(
             when,
@@ -120,7 +163,8 @@ class RunScreen(ConsoleScreen):
             return
         self.story = story
         self.query_one("#pending", Static).update(pending_table(story.pending))
-        self.query_one("#events", Static).update(events_table(story.events))
+        now = self.services.clock()
+        self.query_one("#events", Static).update(events_table(story.events, now))
 
     def action_back(self) -> None:
         self.dismiss()

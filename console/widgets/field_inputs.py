@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Switch, TextArea
+from textual.widgets.select import NoSelection
 
 from client import FieldType, PayloadField
 
 from ..field_values import FieldError, parse_value, text_of
-from .safe_text import clean, escape_json_source, safe
+from .safe_text import LINE_MAX, clean, escape_json_source, safe
+
+NOT_AN_OPTION = " (not an option)"
+"""After a current enum value its options do not list: offered, so it can be kept as it is."""
 
 
 def shown_text(field: PayloadField, text: str) -> str:
@@ -30,6 +36,30 @@ def shown_text(field: PayloadField, text: str) -> str:
     return "\t".join(clean(part, multiline=multiline) for part in text.split("\t"))
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as JSON values: the option ``1`` is not ``true``, as Python's ``1 == True`` says."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def _select_keys(values: list[Any]) -> list[Any]:
+    """What the Select holds for each choice: the value itself, or its index if it cannot be.
+
+    A Select keeps its values in a set: an unhashable option (a list) would crash it, and two
+    options a set cannot tell apart (``1`` and ``true``, duplicates) would be one choice.
+    """
+    try:
+        if len(set(values)) == len({(type(v), v) for v in values}) == len(values):
+            return list(values)
+    except TypeError:  # unhashable, e.g. a list or a tuple holding one
+        pass
+    return list(range(len(values)))
+
+
+def _bool_word(value: bool) -> Text:
+    """A switch's state in words: the switch alone is a shaded block under NO_COLOR."""
+    return Text("true" if value else "false", style="bold")
+
+
 class FieldEditor(Vertical):
     """Label, control and the validation message of one editable value."""
 
@@ -39,6 +69,8 @@ class FieldEditor(Vertical):
     FieldEditor > .field-error { color: $error; }
     FieldEditor > TextArea { height: 8; }
     FieldEditor.-multiline > TextArea { height: 10; }
+    FieldEditor > .field-row { height: auto; }
+    FieldEditor > .field-row > .field-state { height: 3; content-align: left middle; padding: 0 1; }
     """
 
     def __init__(
@@ -53,26 +85,28 @@ class FieldEditor(Vertical):
         # exact text – so an approval without edits sends exactly what the payload held.
         self.source = str(current) if draft else text_of(field, current)
         self.shown = shown_text(field, self.source)
+        # An enum's choices: the values a select key stands for (see _select).
+        self._choices: dict[Any, Any] = {}
+        self._error_shown = False
 
     def compose(self) -> ComposeResult:
         field = self.field
         label = safe(field.label, multiline=False)
         label.append(f"  ({field.type.value}{', required' if field.required else ''})", "dim")
         yield Label(label, classes="field-label")
-        yield self._control()
+        if field.type is FieldType.BOOLEAN:
+            switch = Switch(value=bool(self.current), id="control")
+            yield Horizontal(
+                switch, Label(_bool_word(switch.value), classes="field-state"), classes="field-row"
+            )
+        else:
+            yield self._control()
         yield Label("", classes="field-error")
 
     def _control(self) -> Widget:
-        field, value = self.field, self.current
-        if field.type is FieldType.BOOLEAN:
-            return Switch(value=bool(value), id="control")
+        field = self.field
         if field.type is FieldType.ENUM:
-            options = [(safe(str(o), multiline=False), o) for o in field.options or []]
-            allow_blank = value not in (field.options or []) or not field.required
-            select: Select[Any] = Select(options, allow_blank=allow_blank, id="control")
-            if value in (field.options or []):
-                select.value = value
-            return select
+            return self._select()
         if field.type in (FieldType.TEXT, FieldType.JSON):
             area = TextArea(self.shown, id="control", soft_wrap=True)
             area.cursor_blink = self.cursor_blink
@@ -89,6 +123,34 @@ class FieldEditor(Vertical):
         box.cursor_blink = self.cursor_blink
         return box
 
+    def _select(self) -> Select[Any]:
+        """The options with the current value selected.
+
+        A current value the options do not list is offered first, marked as such, and selected:
+        left as it is, the approval sends the value the payload held. Blank only for no value or
+        an optional field; a required one with a value cannot be emptied.
+        """
+        field, value = self.field, self.current
+        values = list(field.options or [])
+        labels = [safe(o, max_len=LINE_MAX, multiline=False) for o in values]
+        match = next((i for i, o in enumerate(values) if same_value(value, o)), None)
+        if match is None and value is not None:
+            label = safe(value, max_len=LINE_MAX, multiline=False)
+            label.append(NOT_AN_OPTION, style="italic")
+            values.insert(0, value)
+            labels.insert(0, label)
+            match = 0
+        keys = _select_keys(values)
+        self._choices = dict(zip(keys, values, strict=True))
+        selected: Any = Select.NULL if match is None else keys[match]
+        return Select(
+            list(zip(labels, keys, strict=True)),
+            prompt="(no value: choose one)" if field.required else "(no value)",
+            allow_blank=not field.required or match is None,
+            value=selected,
+            id="control",
+        )
+
     @property
     def control(self) -> Widget:
         return self.query_one("#control")
@@ -100,10 +162,25 @@ class FieldEditor(Vertical):
             text = control.text if isinstance(control, TextArea) else control.value
             return self.source if text == self.shown else text
         if isinstance(control, Select):
-            return None if control.value is Select.BLANK else control.value
+            key = control.value
+            # Blank is Select.NULL, a NoSelection: it must never reach JSON.
+            return None if isinstance(key, NoSelection) else self._choices[key]
         if isinstance(control, Switch):
             return control.value
         raise TypeError(type(control))  # pragma: no cover
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _control_changed(
+        self, event: Input.Changed | TextArea.Changed | Select.Changed | Switch.Changed
+    ) -> None:
+        """A message about the previous value would mislead: check the new one instead."""
+        if isinstance(event, Switch.Changed):
+            self.query_one(".field-state", Label).update(_bool_word(event.value))
+        if self._error_shown:
+            self.validate()
 
     def validate(self) -> tuple[bool, Any]:
         """(ok, typed value); shows or clears the message under the field."""
@@ -114,10 +191,17 @@ class FieldEditor(Vertical):
             # JSON cannot carry, and the request could not even be built.
             json.dumps(value, allow_nan=False)
         except FieldError as exc:
-            error_label.update(safe(f"✗ {exc}"))
-            return False, None
+            return self._refuse(f"✗ {exc}")
         except ValueError:
-            error_label.update(safe("✗ JSON cannot carry Infinity or NaN: enter a finite number."))
-            return False, None
+            return self._refuse("✗ JSON cannot carry Infinity or NaN: enter a finite number.")
+        except TypeError:  # pragma: no cover - every control gives JSON values
+            return self._refuse("✗ This value cannot be sent as JSON.")
         error_label.update("")
+        self._error_shown = False
         return True, value
+
+    def _refuse(self, message: str) -> tuple[bool, Any]:
+        """Show why the value cannot be sent; a later change of it re-checks (see above)."""
+        self.query_one(".field-error", Label).update(safe(message))
+        self._error_shown = True
+        return False, None

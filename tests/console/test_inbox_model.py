@@ -9,6 +9,7 @@ import pytest
 
 from client.models import Task
 from console.inbox_model import InboxModel, SortKey, format_age
+from console.widgets.task_table import layout_columns
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -48,7 +49,15 @@ def model() -> InboxModel:
     [
         (timedelta(seconds=45), "45s"),
         (timedelta(minutes=4, seconds=59), "4m"),
-        (timedelta(hours=2, minutes=30), "2h"),
+        (timedelta(minutes=59, seconds=59), "59m"),
+        (timedelta(minutes=60), "1h00"),
+        (timedelta(minutes=65), "1h05"),
+        (timedelta(minutes=119, seconds=59), "1h59"),
+        (timedelta(hours=2, minutes=30), "2h30"),
+        (timedelta(hours=9, minutes=59, seconds=59), "9h59"),
+        (timedelta(hours=10, minutes=30), "10h"),
+        (timedelta(hours=23, minutes=59), "23h"),
+        (timedelta(days=1), "1d"),
         (timedelta(days=3, hours=23), "3d"),
         (timedelta(seconds=-5), "0s"),
         (None, "?"),
@@ -56,6 +65,14 @@ def model() -> InboxModel:
 )
 def test_format_age(delta: timedelta | None, text: str) -> None:
     assert format_age(delta) == text
+
+
+def test_ages_in_the_first_hours_are_distinct_and_fit_the_age_column() -> None:
+    # 60–119 minutes once all read "1h"; every minute of the first 10 h now reads differently.
+    texts = [format_age(timedelta(minutes=m)) for m in range(60 * 10)]
+    assert len(set(texts)) == len(texts)
+    ages = [timedelta(seconds=s) for s in range(0, 10 * 86400, 37)]
+    assert max(len(format_age(a)) for a in ages) <= layout_columns(120)[1].width == 4
 
 
 def test_apply_reports_added_changed_removed_and_nothing_when_unchanged(model: InboxModel) -> None:
@@ -176,3 +193,43 @@ def test_backspace_and_a_narrowing_keystroke_reuse_earlier_work(model: InboxMode
     # A refresh is a new generation of rows: nothing remembered applies to it.
     model.remove(first.rows[0].key)
     assert model.view_cost(model.request(text="re")) == model.total
+
+
+def test_stalled_shown_counts_only_the_rows_shown(model: InboxModel) -> None:
+    model.apply(
+        [
+            make_task("a-old", minutes=90, wf="wf_a", title="Refund ACME"),
+            make_task("a-old2", minutes=120, wf="wf_a", run="r2", title="Refund Globex"),
+            make_task("a-new", minutes=5, wf="wf_a", run="r3", title="Refund ACME again"),
+            make_task("b-old", minutes=300, wf="wf_b", run="r4", title="Ship ACME"),
+            make_task("b-old2", minutes=61, wf="wf_b", run="r5", title="Ship Initech"),
+        ]
+    )
+    assert model.stalled_count() == model.stalled_shown() == 4  # nothing restricts the view
+    model.filter_text = "acme"
+    assert model.shown == 3 and model.stalled_shown() == 2
+    assert model.stalled_count() == 4  # its meaning is unchanged: the whole inbox
+    model.workflow = "wf_a"
+    assert model.shown == 2 and model.stalled_shown() == 1
+    model.filter_text = ""
+    for sort in SortKey:  # an age-sorted view is bisected, the others scanned: same answer
+        model.sort_key = sort
+        assert model.stalled_shown() == 2
+    model.remove(model.rows()[0].key)  # a removal is a new view: counted again
+    assert model.stalled_shown() == sum(model.is_stalled(r.task) for r in model.rows())
+
+
+def test_stalled_shown_is_counted_once_per_view_and_minute() -> None:
+    now = [NOW]
+    model = InboxModel(stalled_after=timedelta(hours=1), clock=lambda: now[0])
+    model.apply(make_task(f"t{i}", run=f"r{i}", minutes=30 + i) for i in range(60))
+    model.sort_key = SortKey.TYPE  # not age order: the rows are scanned
+    model.filter_text = "t"
+    assert model.stalled_shown() == 30  # 60…89 minutes old
+    # Mark one more row stalled behind the model's back: the remembered count is used.
+    row = [r for r in model.rows() if not model.is_stalled(r.task)][-1]  # the youngest
+    row.created -= 3600
+    now[0] = NOW + timedelta(seconds=59)  # same minute: same cutoff, no rescan
+    assert model.stalled_shown() == 30
+    now[0] = NOW + timedelta(minutes=1)  # the cutoff moved: counted afresh
+    assert model.stalled_shown() == 32  # the marked row and the one that reached 60 minutes
