@@ -1,13 +1,14 @@
 """The Textual app: wires the services to the screens and owns the two long-lived flows.
 
 Refresh: timer → worker → ``services.refresh_inbox()`` → row diff → every screen that cares.
-Decision: screen → modal → ``submit_decision`` → worker → notification → inbox update.
+Decision: screen → modal → ``submit_decision`` (outbox, held for the undo window) → worker
+→ ``DecisionService.send`` → notification → inbox update.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from textual import work
@@ -20,11 +21,14 @@ from client import APIError
 
 from . import _runtime
 from .commands import TaskCommands
+from .decisions import Decision, NotRecorded, Settlement
 from .error_text import describe_error
 from .inbox_model import RowDiff, TaskKey
+from .outbox import EntryState, OutboxEntry, OutboxError
 from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
-from .services import ConsoleServices, Decision, SendResult
+from .screens.modals import ConfirmScreen
+from .services import ConsoleServices
 from .widgets.safe_text import clean
 
 
@@ -34,8 +38,11 @@ class CommandCenterApp(App[None]):
     COMMANDS: ClassVar = App.COMMANDS | {TaskCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        # Hidden from the footer (q quits on the inbox, ? lists it): 80 columns must show ? Help.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
+        # The status line says "↶ 1 held · u undo" whenever there is something to undo.
+        Binding("u", "undo", "Undo", show=False, id="app.undo"),
     ]
 
     def __init__(self, services: ConsoleServices) -> None:
@@ -43,6 +50,8 @@ class CommandCenterApp(App[None]):
         self.services = services
         self._refresh_timer: Timer | None = None
         self._drain_timer: Timer | None = None
+        self._countdown: Timer | None = None
+        self._audit_warned = False
         if services.settings.theme:
             self.theme = services.settings.theme
 
@@ -52,9 +61,10 @@ class CommandCenterApp(App[None]):
         self.push_screen(InboxScreen())
         self.set_interval(1.0, self._collect_garbage)
         self.refresh_inbox()
-        self.services.reload_unsettled()
-        if self.services.queued():
-            self.drain_outbox()  # decisions left over from an earlier run
+        for notice in self.services.start_notices:
+            self.notify(notice, title="Outbox", severity="error", timeout=30, markup=False)
+        self._send_leftovers()
+        self._flush_audit()
 
     async def on_unmount(self) -> None:
         await self.services.aclose()
@@ -115,6 +125,12 @@ class CommandCenterApp(App[None]):
                 break
             self.pop_screen()
 
+    def refresh_status(self) -> None:
+        """Markers and counts changed outside a refresh (a discard, an undo): repaint them."""
+        self.services.reload_unsettled()
+        self._broadcast_inbox(RowDiff())
+        self._broadcast_status()
+
     def _broadcast_status(self) -> None:
         for screen in self.screen_stack:
             handler = getattr(screen, "status_changed", None)
@@ -123,64 +139,150 @@ class CommandCenterApp(App[None]):
 
     # -- decision flow --------------------------------------------------------------------------
 
-    @work(group="decisions")
-    async def submit_decision(self, decision: Decision) -> None:
-        """Outbox first, then the request; the result is told in a notification."""
-        self._broadcast_inbox(RowDiff(changed=[decision.task.key]))
+    def submit_decision(self, decision: Decision) -> None:
+        """Outbox first (held for the undo window), then the request; told in a notification."""
+        services = self.services
         try:
-            result = await self.services.decide(decision)
-        except (OSError, ValueError, sqlite3.Error) as exc:
-            # The outbox could not take it (disk full, unwritable state dir, text it cannot
-            # store): nothing was sent, and the operator must know.
+            entry = services.record(decision)
+        except NotRecorded as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=12, markup=False)
+            return
+        self._broadcast_inbox(RowDiff(changed=[decision.task.key]))
+        self._broadcast_status()
+        if entry.state is EntryState.HELD:
+            self._hold(entry)
+        else:
+            self.send_decision(entry)
+
+    def _hold(self, entry: OutboxEntry) -> None:
+        """Send when the undo window ends, unless ``u`` took the decision back first."""
+        assert entry.send_after is not None
+        wait = max(0.0, (entry.send_after - datetime.now(UTC)).total_seconds())
+        self.set_timer(wait, lambda: self._release(entry.key))
+        self._ensure_countdown()
+
+    def _release(self, key: str) -> None:
+        try:
+            entry = self.services.decisions.release(key)
+        except OutboxError as exc:
+            self.notify(clean(str(exc)), title="Not sent", severity="error", markup=False)
+            return
+        if entry is not None:  # None: undone meanwhile
+            self.send_decision(entry)
+
+    def _ensure_countdown(self) -> None:
+        """Tick the ``↶ held Ns`` markers each second while anything is held."""
+        if self._countdown is None:
+            self._countdown = self.set_interval(1.0, self._count_down)
+
+    def _count_down(self) -> None:
+        self.services.reload_unsettled()
+        held = self.services.counts()["held"]
+        self._broadcast_inbox(RowDiff())
+        self._broadcast_status()
+        if not held and self._countdown is not None:
+            self._countdown.stop()
+            self._countdown = None
+
+    def _send_leftovers(self) -> None:
+        """Decisions an earlier console left held or queued: send them, and say so."""
+        services = self.services
+        held = services.held()
+        for entry in held:
+            try:
+                services.decisions.release(entry.key)
+            except OutboxError:
+                break
+        if held:
+            names = ", ".join(
+                f"{e.verb} {clean(e.title, max_len=30, multiline=False)}" for e in held[:3]
+            )
+            more = f" and {len(held) - 3} more" if len(held) > 3 else ""
             self.notify(
-                f"The decision could not be recorded, so it was not sent: {clean(str(exc))}",
-                title="Not sent",
-                severity="error",
+                f"Sending {len(held)} decision(s) that were in their undo window when the "
+                f"console last stopped: {names}{more}.",
+                title="Held decisions sent",
                 timeout=12,
                 markup=False,
             )
+        if services.queued():
+            self.drain_outbox()
+
+    def action_undo(self) -> None:
+        try:
+            entry, message = self.services.undo_latest()
+        except NotRecorded as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.notify(message, title="Undo" if entry else "Nothing undone", markup=False)
+        if entry is not None:
+            self._broadcast_inbox(RowDiff(changed=[entry.task_key]))
+        self._broadcast_status()
+
+    @work(group="decisions")
+    async def send_decision(self, entry: OutboxEntry) -> None:
+        """One attempt for a stored decision, reported in words."""
+        self._broadcast_inbox(RowDiff(changed=[entry.task_key]))
+        self._broadcast_status()
+        try:
+            settlement = await self.services.send(entry)
+        except NotRecorded as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=12, markup=False)
             return
         finally:
             self._broadcast_status()
-        self._report(result)
+        self._report(settlement)
 
     @work(exclusive=True, group="outbox-drain")
     async def drain_outbox(self) -> None:
         """Send queued decisions again (after a failure, or left over from an earlier run)."""
         for entry in self.services.queued():
-            result = await self.services.send(entry)
-            self._report(result, quiet_when_queued=True)
-            if result.queued:
+            try:
+                settlement = await self.services.send(entry)
+            except NotRecorded as exc:
+                self.notify(str(exc), title="Not sent", severity="error", markup=False)
+                break
+            self._report(settlement, quiet_when_queued=True)
+            if settlement.queued:
                 break  # still unreachable: keep the order, try again later
+        self._flush_audit()
         self._broadcast_status()
         if self.services.queued():
             self._schedule_drain()
+
+    def _flush_audit(self) -> None:
+        problem = self.services.decisions.flush_audit()
+        if problem is not None and not self._audit_warned:
+            self._audit_warned = True
+            self.notify(
+                f"Audit lines of applied decisions still cannot be written: {problem}",
+                title="Audit log",
+                severity="warning",
+                markup=False,
+            )
 
     def _schedule_drain(self) -> None:
         if self._drain_timer is not None:
             self._drain_timer.stop()
         self._drain_timer = self.set_timer(self.services.drain_delay(), self.drain_outbox)
 
-    def _report(self, result: SendResult, *, quiet_when_queued: bool = False) -> None:
-        entry = result.entry
+    def _report(self, settlement: Settlement, *, quiet_when_queued: bool = False) -> None:
+        entry = settlement.entry
         key = entry.task_key
-        verb = "Approved" if entry.approved else "Rejected"
         title = clean(entry.title, max_len=60, multiline=False)
-        if result.completion is not None:
+        how = settlement.how
+        if how.applied:
             self.services.drain_failures = 0
-            self.notify(f"{verb}: {title}", title="Done", markup=False)
+            severity = "warning" if settlement.audit_error else "information"
+            self.notify(settlement.message, title="Done", severity=severity, markup=False)
             self._close_screens_about(key)
             self._broadcast_inbox(RowDiff(removed=[key]))
             return
-        error = result.error
-        assert error is not None
-        doing = "approving" if entry.approved else "rejecting"
-        if result.queued:
+        if settlement.queued:
             self.services.drain_failures += 1
             if not quiet_when_queued:
                 self.notify(
-                    f"{describe_error(error, doing=doing)} The decision is kept and will be "
-                    "sent again with the same key.",
+                    settlement.message + " and will be sent again with the same key.",
                     title=f"Queued: {title}",
                     severity="warning",
                     timeout=10,
@@ -189,12 +291,53 @@ class CommandCenterApp(App[None]):
             self._broadcast_inbox(RowDiff(changed=[key]))
             self._schedule_drain()
             return
+        verb = "approved" if entry.approved else "rejected"
         self.notify(
-            describe_error(error, doing=doing),
-            title=f"Not {verb.lower()}: {title}",
-            severity="error",
+            settlement.message,
+            title=f"Not {verb}: {title}" if not how.task_done else f"Already completed: {title}",
+            severity="error" if not how.task_done else "warning",
             timeout=12,
             markup=False,
         )
         removed = key not in self.services.inbox
         self._broadcast_inbox(RowDiff(removed=[key]) if removed else RowDiff(changed=[key]))
+
+    # -- quitting -------------------------------------------------------------------------------
+
+    def action_quit(self) -> None:
+        """Quit, but first say what happens to decisions that are not confirmed yet."""
+        entries = [
+            e
+            for e in self.services.reload_unsettled()
+            if e.state in (EntryState.HELD, EntryState.QUEUED)
+        ]
+        if not entries or isinstance(self.screen, ConfirmScreen):
+            self.exit()
+            return
+        lines = [quit_line(e, e.task_key in self.services.in_flight) for e in entries[:8]]
+        if len(entries) > 8:
+            lines.append(f"… and {len(entries) - 8} more, kept the same way.")
+
+        def answered(choice: str | None) -> None:
+            if choice == "yes":
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(f"{len(entries)} decision(s) not confirmed yet", lines, "quit anyway"),
+            answered,
+        )
+
+
+def quit_line(entry: OutboxEntry, sending: bool) -> str:
+    """What quitting does to one unconfirmed decision, in words."""
+    what = f"{entry.verb} {clean(entry.title, max_len=40, multiline=False)}"
+    if entry.state is EntryState.HELD:
+        return (
+            f"↶ held: {what} – not sent yet; the next console you start sends it (u undoes it now)."
+        )
+    if sending:
+        return f"⟳ sending: {what} – may land now; if unconfirmed, it stays queued in the outbox."
+    return (
+        f"⧗ queued: {what} – kept in the outbox and sent again, with the same key, by the next "
+        "console or `command-center outbox --retry`."
+    )

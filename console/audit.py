@@ -59,13 +59,13 @@ class AuditLog:
         return cls(state_dir() / "audit.jsonl")
 
     def record(
-        self, entry: OutboxEntry, outcome: Outcome, *, at: datetime | None = None
+        self, entry: OutboxEntry, outcome: Outcome | str, *, at: datetime | None = None
     ) -> dict[str, Any]:
         line = {
             "at": (at or datetime.now(UTC)).isoformat(),
             **entry.describe(),
             "edits": edits_of(entry.original, entry.result),
-            "outcome": outcome.value,
+            "outcome": str(outcome),
             **operator_identity(),
         }
         self._append(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")

@@ -77,6 +77,9 @@ class Profile(BaseSettings):
     )
     stalled_after_minutes: float = Field(60.0, gt=0, description="Age that marks a task stalled.")
     request_timeout: float = Field(10.0, gt=0)
+    undo_seconds: float = Field(
+        5.0, ge=0, le=600, description="Undo window (s) before a decision is sent; 0 turns it off."
+    )
     theme: str | None = None
     keymap: dict[str, str] = Field(default_factory=dict)
     allow_insecure_http: bool = False
@@ -254,6 +257,7 @@ def to_console_settings(
         theme=profile.theme,
         keymap=dict(profile.keymap),
         cursor_blink=cursor_blink,
+        undo_seconds=profile.undo_seconds,
     )
 
 

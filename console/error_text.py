@@ -8,11 +8,13 @@ from client.errors import (
     APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
+    CompletionFailedError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    UnconfirmedCompletionError,
     UnprocessableEntityError,
 )
 
@@ -66,6 +68,16 @@ def describe_error(exc: BaseException, *, doing: str = "the request") -> str:
         return (
             f"Cannot reach the platform for {doing}: {clean(exc.message, max_len=200)}. "
             "Check the network or VPN."
+        )
+    if isinstance(exc, CompletionFailedError):
+        return (
+            f"The platform answered but did not complete it (status {clean(exc.status)!r}): "
+            f"{server or clean(exc.message, max_len=300)}"
+        )
+    if isinstance(exc, UnconfirmedCompletionError):
+        return (
+            "The platform sent an answer we cannot read as a confirmation, so it may or may not "
+            f"have been applied: {clean(exc.message, max_len=300)}"
         )
     if isinstance(exc, APIResponseValidationError):
         return f"The platform sent an answer we cannot read: {clean(exc.message, max_len=300)}"

@@ -36,7 +36,7 @@ def build_app(
 
     from .app import CommandCenterApp
     from .audit import AuditLog
-    from .outbox import Outbox
+    from .outbox import Outbox, OutboxError
     from .services import ConsoleServices
 
     client = AsyncCommandCenterClient(
@@ -50,10 +50,17 @@ def build_app(
     # Over the network (no transport handed in), the inbox is polled by a blocking client in
     # a worker thread: its megabytes stay off the event loop that answers the operator's keys.
     poll_client = polling_client(settings, token) if http_client is None else None
+    problem: str | None = None
+    if outbox is None:
+        try:
+            outbox = Outbox.default()
+        except OutboxError as exc:  # read-only or full state dir: the inbox can still be read
+            problem = str(exc)
     services = ConsoleServices(
         settings,
         client,
-        outbox=outbox or Outbox.default(),
+        outbox=outbox,
+        outbox_problem=problem,
         audit=audit or AuditLog.default(),
         clock=clock,
         prefetch=prefetch,

@@ -7,28 +7,20 @@ the one place where, later, a durable outbox sits between the key press and the 
 from __future__ import annotations
 
 import enum
+import json
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
 from client import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
     AsyncCommandCenterClient,
     CommandCenterClient,
-    Completion,
-    ConflictError,
     NotFoundError,
-    RateLimitError,
     RunEvent,
-    ServerError,
     Task,
     TaskListing,
 )
@@ -36,9 +28,12 @@ from client import (
 from . import _runtime
 from ._prefetch import Prefetch
 from .audit import AuditLog
+from .decisions import Decision, DecisionService, Settlement, Where
+from .field_values import FieldError, parse_value
 from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
-from .outbox import EntryState, Outbox, OutboxEntry, Outcome
+from .outbox import EntryState, Outbox, OutboxEntry
 from .settings import ConsoleSettings
+from .widgets.safe_text import clean
 
 
 class Link(enum.Enum):
@@ -106,30 +101,12 @@ class ConnectionState:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """An operator's approve/reject, with the key that makes its retries safe."""
+class DraftEdits:
+    """A kept edit-form draft, read as the values it would send."""
 
-    task: Task
-    approved: bool
-    result: dict[str, Any] | None = None
-    key: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """How one attempt ended: confirmed, final refusal/conflict, or still queued."""
-
-    entry: OutboxEntry
-    completion: Completion | None = None
-    error: APIError | None = None
-
-    @property
-    def queued(self) -> bool:
-        return self.entry.state is EntryState.QUEUED
-
-
-# Answers after which the decision may or may not have been applied: keep it, send again.
-_UNCONFIRMED = (APIConnectionError, ServerError, RateLimitError, APIResponseValidationError)
+    values: dict[str, Any]
+    changed: list[str]
+    error: str | None  # the first value that does not parse, in words
 
 
 @dataclass(frozen=True)
@@ -160,13 +137,24 @@ class ConsoleServices:
         settings: ConsoleSettings,
         client: AsyncCommandCenterClient,
         *,
-        outbox: Outbox,
+        outbox: Outbox | None,
         audit: AuditLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prefetch: Prefetch | None = None,
         poll_client: CommandCenterClient | None = None,
+        outbox_problem: str | None = None,
     ) -> None:
         self.settings = settings
+        self.decisions = DecisionService(
+            client,
+            outbox,
+            audit,
+            Where(
+                self.profile_name_of(settings), settings.base_url, settings.tenant, settings.project
+            ),
+            hold_seconds=settings.undo_seconds,
+            outbox_problem=outbox_problem,
+        )
         # The first listing, already on its way since before the UI started (see _prefetch).
         self.prefetch = prefetch
         self.client = client
@@ -195,6 +183,16 @@ class ConsoleServices:
         self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
         self.building = False  # a refresh is fetching or building a listing not yet frozen
         self.drain_failures = 0
+        # Said once the screen is up: a damaged outbox moved aside, or decisions being off.
+        self.start_notices: list[str] = []
+        recovery = getattr(outbox, "recovery", None)
+        if recovery is not None:
+            self.start_notices.append(recovery.describe())
+        if outbox is None:
+            self.start_notices.append(
+                f"Decisions are off: {outbox_problem or 'the outbox could not be opened.'} "
+                "The inbox can still be read."
+            )
 
     async def refresh_inbox(self) -> RowDiff:
         """Fetch the inbox and fold it into the model; raises the client's errors.
@@ -238,74 +236,66 @@ class ConsoleServices:
         _runtime.after_listing(count)
         return diff
 
+    @staticmethod
+    def profile_name_of(settings: ConsoleSettings) -> str:
+        return settings.profile or "default"
+
     @property
     def profile_name(self) -> str:
-        return self.settings.profile or "default"
-
-    def _connection_filter(self) -> dict[str, str]:
-        return {
-            "profile": self.profile_name,
-            "base_url": self.settings.base_url,
-            "tenant": self.settings.tenant,
-        }
+        return self.profile_name_of(self.settings)
 
     def reload_unsettled(self) -> list[OutboxEntry]:
-        entries = self.outbox.entries(**self._connection_filter())
+        entries = self.decisions.unsettled()
         self.unsettled = {entry.task_key: entry for entry in entries}
         return entries
 
-    async def decide(self, decision: Decision) -> SendResult:
-        """Write the decision to the outbox, then send it; the outbox outlives any failure."""
+    def record(self, decision: Decision) -> OutboxEntry:
+        """Write the decision to the outbox (held for the undo window); raises NotRecorded."""
         task = decision.task
-        edited = decision.approved and decision.result is not None
-        entry = self.outbox.submit(
-            **self._connection_filter(),
-            project=self.settings.project,
-            task_key=task.key,
-            title=task.title,
-            approved=decision.approved,
-            result=decision.result,
-            original=task.editable_values() if edited else None,
-            key=decision.key,
-        )
+        try:
+            return self.decisions.record(
+                task.key,
+                task.title,
+                approved=decision.approved,
+                result=decision.result,
+                original=decision.original,
+            )
+        finally:
+            self.reload_unsettled()
+
+    async def decide(self, decision: Decision) -> Settlement:
+        """Record and send at once, with no undo window (scripted runs and their tests)."""
+        task = decision.task
+        try:
+            entry = self.decisions.record(
+                task.key,
+                task.title,
+                approved=decision.approved,
+                result=decision.result,
+                original=decision.original,
+                hold=False,
+            )
+        finally:
+            self.reload_unsettled()
         return await self.send(entry)
 
-    async def send(self, entry: OutboxEntry) -> SendResult:
-        """One attempt for a stored decision, with its stored key; records how it ended."""
+    async def send(self, entry: OutboxEntry) -> Settlement:
+        """One attempt for a stored decision; the inbox follows what the platform said."""
         key = entry.task_key
         self.in_flight[key] = entry
         try:
-            entry = self.outbox.attempt(entry.key)
-            completion = await self.client.complete_task(
-                *key, approved=entry.approved, result=entry.result, idempotency_key=entry.key
-            )
-        except ConflictError as exc:
-            # After an earlier attempt (this run or before a restart) the 409 is likely ours.
-            exc.maybe_ours = exc.maybe_ours or entry.attempts > 1
-            outcome = Outcome.PROBABLY_OURS if exc.maybe_ours else Outcome.ELSEWHERE
-            return SendResult(self._settle(entry, outcome), error=exc)
-        except _UNCONFIRMED as exc:
-            return SendResult(self.outbox.requeue(entry.key, str(exc)), error=exc)
-        except APIStatusError as exc:
-            if exc.status_code == 408:  # the server timed out: unconfirmed, like a 5xx
-                return SendResult(self.outbox.requeue(entry.key, str(exc)), error=exc)
-            if isinstance(exc, NotFoundError):
-                self.inbox.remove(key)
-            return SendResult(self.outbox.fail(entry.key, str(exc), Outcome.REFUSED), error=exc)
-        else:
-            self.decided.add(key)
-            return SendResult(self._settle(entry, Outcome.APPLIED), completion=completion)
+            settlement = await self.decisions.send(entry)
         finally:
             self.in_flight.pop(key, None)
             self.reload_unsettled()
-
-    def _settle(self, entry: OutboxEntry, outcome: Outcome) -> OutboxEntry:
-        """The server's final word on the task: out of the queue, into the audit log."""
-        entry = self.outbox.confirm(entry.key, outcome)
-        self.audit.record(entry, outcome)
-        self.inbox.remove(entry.task_key)
-        self.drafts.pop(entry.task_key, None)
-        return entry
+        if settlement.how.task_done:
+            if settlement.how.applied:
+                self.decided.add(key)
+            self.inbox.remove(key)
+            self.drafts.pop(key, None)
+        elif isinstance(settlement.error, NotFoundError):
+            self.inbox.remove(key)
+        return settlement
 
     def queued(self) -> list[OutboxEntry]:
         """Queued decisions of this connection that are not being sent right now."""
@@ -314,6 +304,61 @@ class ConsoleServices:
             for e in self.reload_unsettled()
             if e.state is EntryState.QUEUED and e.task_key not in self.in_flight
         ]
+
+    def held(self) -> list[OutboxEntry]:
+        """Decisions inside their undo window, oldest first."""
+        return [e for e in self.reload_unsettled() if e.state is EntryState.HELD]
+
+    def counts(self) -> dict[str, int]:
+        """Unsettled decisions by what the operator sees: each decision counted once."""
+        counts = {"sending": 0, "held": 0, "queued": 0, "failed": 0}
+        for key, entry in self.unsettled.items():
+            if key in self.in_flight:
+                counts["sending"] += 1
+            elif entry.state.value in counts:
+                counts[entry.state.value] += 1
+        for key in self.in_flight:
+            if key not in self.unsettled:
+                counts["sending"] += 1
+        return counts
+
+    def draft_edits(self, task: Task) -> DraftEdits | None:
+        """The kept draft of ``task`` as typed values, if it changes anything."""
+        draft = self.drafts.get(task.key)
+        if not draft:
+            return None
+        original = task.editable_values()
+        values: dict[str, Any] = {}
+        error: str | None = None
+        for field in task.payload.editable_fields:
+            if field.name not in draft:
+                continue
+            try:
+                value = parse_value(field, draft[field.name])
+                json.dumps(value, allow_nan=False)
+            except (FieldError, ValueError) as exc:
+                error = error or f"{field.label}: {exc}"
+                continue
+            values[field.name] = value
+        changed = [name for name, value in values.items() if original.get(name) != value]
+        if not changed and error is None:
+            return None  # the draft holds the task's own values: nothing would be lost
+        return DraftEdits(values, changed, error)
+
+    def undo_latest(self) -> tuple[OutboxEntry | None, str]:
+        """Take back the newest held decision; the sentence says what happened."""
+        held = self.held()
+        if not held:
+            return None, "Nothing to undo: no decision is waiting in its undo window."
+        entry = max(held, key=lambda e: e.created_at)
+        try:
+            undone = self.decisions.undo(entry.key)
+        finally:
+            self.reload_unsettled()
+        what = f"{entry.verb} {clean(entry.title, max_len=50, multiline=False)}"
+        if undone is None:
+            return None, f"Too late to undo: the decision to {what} is already on its way."
+        return undone, f"Undone: the decision to {what} was never sent."
 
     async def run_story(self, workflow_id: str, run_id: str) -> RunStory:
         pending = await self.client.list_run_pending_tasks(workflow_id, run_id)

@@ -21,9 +21,11 @@ class ConsoleSettings:
     stalled_after: timedelta = timedelta(hours=1)
     request_timeout: float = 10.0
     theme: str | None = None
-    # Binding id → keys, e.g. {"inbox.approve": "A"}; see `command-center keys`.
+    # Binding id → keys, e.g. {"inbox.approve": "A"}; binding ids in the help screen (?).
     keymap: dict[str, str] = field(default_factory=dict)
     cursor_blink: bool = True
+    # A confirmed decision waits this long (held, `u` undoes it) before its first request.
+    undo_seconds: float = 5.0
 
     @property
     def where(self) -> str:

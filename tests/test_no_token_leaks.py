@@ -44,7 +44,7 @@ from console.outbox import Outbox
 from console.settings import ConsoleSettings
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer, StubState
 from server_stub.auth import ROLE_CONTRIBUTOR, SCOPE_READ, SCOPE_RUN, Principal
-from tests.console.conftest import wait_for
+from tests.console.conftest import answer, wait_for
 
 TOKEN = "cc-canary-7Qz4Wm9Xv2Lk8Rt5Yb3NfH6"
 BAD_TOKEN = "cc-canary-bad-0Hn6Jd1Fs4Gp2Ks8Lq"
@@ -215,7 +215,8 @@ async def test_a_whole_session_leaves_the_token_nowhere(
         produced.append(app.export_screenshot())
         await pilot.press("J", "escape")
         approved = stub_state.completed_count
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: stub_state.completed_count > approved, pilot.pause)
         await pilot.press("x", *"not this one", "enter")
         await wait_for(lambda: stub_state.completed_count > approved + 1, pilot.pause)
@@ -226,8 +227,9 @@ async def test_a_whole_session_leaves_the_token_nowhere(
         rows = app.services.inbox.rows()
         with CommandCenterClient(url, TOKEN, DEMO_TENANT, DEMO_PROJECT) as other:
             other.approve(rows[0].task)
-        await pilot.press("a", "y")
-        await wait_for(lambda: any("409" in text for text in produced), pilot.pause)
+        await pilot.press("a")
+        await answer(pilot, "y")
+        await wait_for(lambda: any("Someone else" in text for text in produced), pilot.pause)
         await pilot.pause()
         produced.append(app.export_screenshot())
         produced.append(repr(app.services.client))

@@ -161,16 +161,24 @@ def read_token(ctx: click.Context, connection: Connection) -> FoundToken:
     return found
 
 
-def open_client(ctx: click.Context) -> tuple[Connection, CommandCenterClient]:
-    """A ready sync client for scriptable commands (the caller closes it)."""
+def open_connection(ctx: click.Context) -> tuple[ConsoleSettings, str]:
+    """The settings and token a scriptable command connects with."""
     connection = resolve_connection(ctx)
     settings = connection.settings()
-    token = read_token(ctx, connection)
-    client = CommandCenterClient(
+    return settings, read_token(ctx, connection).token
+
+
+def sync_client(settings: ConsoleSettings, token: str) -> CommandCenterClient:
+    return CommandCenterClient(
         settings.base_url,
-        token.token,
+        token,
         settings.tenant,
         settings.project,
         timeout=settings.request_timeout,
     )
-    return connection, client
+
+
+def open_client(ctx: click.Context) -> tuple[ConsoleSettings, CommandCenterClient]:
+    """A ready sync client for scriptable commands (the caller closes it)."""
+    settings, token = open_connection(ctx)
+    return settings, sync_client(settings, token)

@@ -16,10 +16,13 @@ API_ERROR = 1  # the API or the network failed
 USAGE = 2  # bad flags, config or input (click's own usage errors are 2 as well)
 AUTH = 3  # no token, or the token was refused (401/403)
 CONFLICT = 4  # the task was already completed
+NOT_CONFIRMED = 5  # the decision was recorded but not confirmed: kept in the outbox
+INTERRUPTED = 130  # Ctrl-C
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 API or network error, 2 usage or bad input, 3 authentication or "
-    "permission, 4 conflict (already completed)."
+    "permission, 4 conflict (already completed), 5 not confirmed (the decision is kept in the "
+    "outbox: `command-center outbox --retry` sends it again with the same key)."
 )
 
 

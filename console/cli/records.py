@@ -10,7 +10,9 @@ import click
 from ..audit import AuditLog
 from ..outbox import EntryState, Outbox
 from ..widgets.safe_text import clean
-from ._exit import USAGE, CommandError
+from ._context import connection_options
+from ._decide import open_outbox
+from ._exit import EXIT_CODES_HELP, USAGE, CommandError
 
 
 def _since(value: str | None) -> datetime | None:
@@ -30,18 +32,51 @@ def _since(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_HELP)
+@connection_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--all", "show_all", is_flag=True, help="Also confirmed and discarded decisions.")
-def outbox(as_json: bool, show_all: bool) -> None:
-    """Decisions written but not yet confirmed by the server (queued or failed).
+@click.option("--all", "show_all", is_flag=True, help="Also settled, undone and discarded ones.")
+@click.option(
+    "--retry",
+    is_flag=True,
+    help="Send this connection's held, queued and failed decisions again, each with its own key.",
+)
+@click.option("--discard", metavar="KEY", help="Give up the decision with this idempotency key.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --discard.")
+@click.pass_context
+def outbox(
+    ctx: click.Context,
+    as_json: bool,
+    show_all: bool,
+    retry: bool,
+    discard: str | None,
+    yes: bool,
+) -> None:
+    """Decisions written but not yet confirmed by the server (held, queued or failed).
 
-    Queued ones are sent again, with the same idempotency key, by the next console that runs;
-    failed ones wait to be retried or discarded in the console's outbox screen (O).
+    Queued ones are sent again, with the same idempotency key, by the next console that runs
+    or by --retry; failed ones wait to be retried or discarded (here, or in the console's
+    outbox screen, O).
     """
-    states = tuple(EntryState) if show_all else (EntryState.QUEUED, EntryState.FAILED)
-    store = Outbox.default()
+    if retry and discard:
+        raise CommandError("Choose one of --retry and --discard.", USAGE)
+    if retry:
+        from ._context import open_connection
+        from ._decide import retry_all
+
+        settings, token = open_connection(ctx)
+        code = retry_all(settings, token)
+        if code:
+            raise click.exceptions.Exit(code)
+        return
+    store = open_outbox()
     try:
+        if store.recovery is not None:
+            click.echo(f"warning: {store.recovery.describe()}", err=True)
+        if discard:
+            _discard(store, discard, yes)
+            return
+        states = tuple(EntryState) if show_all else UNSETTLED
         entries = store.entries(states)
     finally:
         store.close()
@@ -52,22 +87,62 @@ def outbox(as_json: bool, show_all: bool) -> None:
                 "state": entry.state.value,
                 "outcome": entry.outcome.value if entry.outcome else None,
                 "last_error": entry.last_error,
+                "damaged": entry.damaged,
                 "created_at": entry.created_at.isoformat(),
             }
             click.echo(json.dumps(record, ensure_ascii=True))
         return
     if not entries:
-        click.echo("The outbox is empty: every decision was confirmed by the server.")
+        click.echo("The outbox is empty: no decision is waiting to be sent or retried.")
         return
     for entry in entries:
         ref = f"{entry.workflow_id}/{entry.run_id}/{entry.task_id}"
+        outcome = f" – {entry.outcome.value}" if entry.outcome else ""
         click.echo(
             f"{entry.state.value:<9} {entry.verb:<7} {clean(ref, multiline=False)}  "
-            f"{clean(entry.title, max_len=50, multiline=False)}  (profile {entry.profile}, "
-            f"{entry.attempts} attempt(s))"
+            f"{clean(entry.title, max_len=50, multiline=False)}{outcome}  (profile "
+            f"{clean(entry.profile, multiline=False)}, {entry.attempts} attempt(s), "
+            f"key {entry.key})"
         )
-        if entry.last_error:
+        if entry.damaged:
+            click.echo(f"          unreadable: {clean(entry.damaged, max_len=160)}")
+        elif entry.last_error:
             click.echo(f"          last error: {clean(entry.last_error, max_len=160)}")
+
+
+UNSETTLED = (EntryState.HELD, EntryState.QUEUED, EntryState.FAILED)
+
+
+def _discard(store: Outbox, key: str, yes: bool) -> None:
+    entry = store.get(key)
+    if entry is None or entry.state not in UNSETTLED:
+        raise CommandError(
+            f"No held, queued or failed decision has the key {clean(key, max_len=60)!r}; "
+            "`command-center outbox` lists them with their keys.",
+            USAGE,
+        )
+    what = f"{entry.verb} {clean(entry.title, max_len=60, multiline=False)}"
+    if not yes:
+        import sys
+
+        if not sys.stdin or not sys.stdin.isatty():
+            raise CommandError(
+                "Not confirmed: standard input is not a terminal. Pass --yes to discard.", USAGE
+            )
+        sent = (
+            f" It was sent {entry.attempts} time(s) without a confirmation and may already "
+            "have been applied."
+            if entry.attempts
+            else ""
+        )
+        click.echo(f"Discard the decision to {what}? It will never be sent.{sent}", err=True)
+        if not click.confirm("Discard it?", default=False, err=True):
+            click.echo("Nothing was discarded.", err=True)
+            raise click.exceptions.Exit(1)
+    from ..decisions import discard_decision
+
+    discard_decision(store, AuditLog.default(), key)
+    click.echo(f"Discarded the decision to {what}; the task stays pending on the platform.")
 
 
 @click.command()

@@ -19,22 +19,20 @@ from typing import Any
 import click
 from rich.cells import cell_len
 
-from client import APIError, CommandCenterClient, ConflictError, NotFoundError, PayloadField, Task
-from client.models import FieldType, reject_result
+from client import APIError, CommandCenterClient, NotFoundError, PayloadField, Task
+from client.models import FieldType
 
+from ..decisions import decision_result
 from ..error_text import describe_error
 from ..field_values import FieldError, parse_text
 from ..inbox_model import format_age
-from ..task_refs import (
-    FullRef,
-    RefError,
-    key_text,
-    resolve_ref,
-    short_refs,
-)
+from ..outbox import EntryState
+from ..settings import ConsoleSettings
+from ..task_refs import FullRef, RefError, key_text, resolve_ref, short_refs
 from ..widgets.safe_text import clean
-from ._context import connection_options, open_client
-from ._exit import CONFLICT, EXIT_CODES_HELP, USAGE, CommandError, exit_code_for
+from ._context import connection_options, open_client, open_connection, sync_client
+from ._decide import StoredRef, decide, open_outbox, stored_target, where_of
+from ._exit import EXIT_CODES_HELP, USAGE, CommandError, exit_code_for
 
 __all__ = ["tasks"]
 
@@ -380,6 +378,15 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 # -- approve / reject ------------------------------------------------------------------------------
 
+Target = Task | FullRef | StoredRef
+
+_KEY_OPTION = click.option(
+    "--idempotency-key",
+    metavar="KEY",
+    help="The decision's Idempotency-Key (default: a new one, or the key of the same decision "
+    "already in the outbox). Give the same KEY again to re-send the same decision safely.",
+)
+
 
 def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
     values: dict[str, str] = {}
@@ -463,57 +470,55 @@ def _expected(field: PayloadField) -> str:
     }[kind]
 
 
-def _conflict_text(exc: ConflictError, target: str) -> str:
-    if exc.maybe_ours:
-        return (
-            f"{target} is already completed (409) – probably by this command's own first "
-            "attempt, whose answer was lost on the network. Check the run's events before "
-            "trying again."
-        )
-    server = _one_line(exc.error, 200)
-    return f"{target} was already completed (409): {server}. Your decision was not applied."
-
-
-def _decide(
-    client: CommandCenterClient,
-    target: Task | FullRef,
-    *,
-    approved: bool,
-    result: dict[str, Any] | None,
-    yes: bool,
-) -> None:
-    """Confirm (or refuse without --yes off a terminal), send, and report in one line."""
-    verb = "approve" if approved else "reject"
-    name = key_text(target.key)
-    title = f": {_one_line(target.title, 100)}" if isinstance(target, Task) else ""
-    if not yes:
-        if not _interactive():
-            raise CommandError(
-                f"Not confirmed: standard input is not a terminal, so nothing was sent. "
-                f"Pass --yes to {verb} {name}.",
-                USAGE,
-            )
-        body: dict[str, Any] = {"approved": approved}
-        if result:
-            body["result"] = result
-        click.echo(f"About to {verb} {name}{title}", err=True)
-        sent = clean(json.dumps(body, indent=2, ensure_ascii=False))
-        click.echo("Sending:\n  " + _indent(sent, "  "), err=True)
-        if not click.confirm(f"{verb.capitalize()} this task?", default=False, err=True):
-            click.echo("Nothing was sent.", err=True)
-            raise click.exceptions.Exit(1)
-    with _api("approving the task" if approved else "rejecting the task"):
-        try:
-            client.complete_task(*target.key, approved=approved, result=result or None)
-        except ConflictError as exc:
-            raise CommandError(_conflict_text(exc, name), CONFLICT) from None
-    click.echo(f"{'Approved' if approved else 'Rejected'} {name}{title}")
-
-
-def _lookup(client: CommandCenterClient, ref: str) -> Task | FullRef:
+def _lookup(client: CommandCenterClient, ref: str, settings: ConsoleSettings) -> Target:
+    """The task ``ref`` names: pending in the inbox, or known from the outbox (a re-run)."""
     with _api("listing the inbox"):
         inbox = client.list_pending_tasks()
-    return _resolve(ref, inbox)
+    try:
+        return resolve_ref(ref, inbox)
+    except RefError as exc:
+        outbox = open_outbox()
+        try:
+            entries = outbox.entries(tuple(EntryState), **where_of(settings).filter())
+        finally:
+            outbox.close()
+        stored = stored_target(ref, entries)
+        if stored is None:
+            raise CommandError(exc.message, USAGE) from None
+        return stored
+
+
+def _stored_result(
+    settings: ConsoleSettings, target: StoredRef, approved: bool, texts: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The result of the stored decision this re-run repeats; refuses one that differs."""
+    outbox = open_outbox()
+    try:
+        entries = outbox.for_task(target.key, **where_of(settings).filter())
+    finally:
+        outbox.close()
+    for entry in entries:
+        if entry.approved != approved:
+            continue
+        stored = entry.result or {}
+        if all(name in stored and _same_text(stored[name], text) for name, text in texts.items()):
+            return entry.result
+    raise CommandError(
+        f"{key_text(target.key)} is not pending, and the outbox holds no decision to "
+        f"{'approve' if approved else 'reject'} it with these values, so --set cannot be "
+        "checked. `command-center outbox` shows what is stored.",
+        USAGE,
+    )
+
+
+def _same_text(value: Any, text: str) -> bool:
+    """Whether ``text`` (a --set value) is how ``value`` would have been typed."""
+    if isinstance(value, str):
+        return value == text
+    try:
+        return bool(json.loads(text) == value)
+    except ValueError:
+        return str(value) == text
 
 
 @tasks.command(
@@ -543,9 +548,15 @@ def _lookup(client: CommandCenterClient, ref: str) -> Task | FullRef:
     help="A JSON object of more keys for the step's result.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask; required when not on a terminal.")
+@_KEY_OPTION
 @click.pass_context
 def approve(
-    ctx: click.Context, ref: str, sets: tuple[str, ...], result_json: str | None, yes: bool
+    ctx: click.Context,
+    ref: str,
+    sets: tuple[str, ...],
+    result_json: str | None,
+    yes: bool,
+    idempotency_key: str | None,
 ) -> None:
     """Approve a pending task; its run resumes.
 
@@ -563,21 +574,36 @@ def approve(
         raise CommandError(
             f"{_one_line(', '.join(both), 80)} is given by both --set and --result-json.", USAGE
         )
-    _, client = open_client(ctx)
-    with client:
-        target = _lookup(client, ref)
-        if isinstance(target, FullRef):
-            if texts:
-                raise CommandError(
-                    f"{target} is not pending in the inbox, so its fields and their types are "
-                    "unknown and --set cannot be checked. Use --result-json to send values as "
-                    "given.",
-                    USAGE,
-                )
-            result = dict(extra)
-        else:
-            result = {**target.editable_values(), **_typed_sets(target, texts), **extra}
-        _decide(client, target, approved=True, result=result, yes=yes)
+    settings, token = open_connection(ctx)
+    with sync_client(settings, token) as client:
+        target = _lookup(client, ref, settings)
+    original: dict[str, Any] | None = None
+    if isinstance(target, Task):
+        original = target.editable_values()
+        result = decision_result(
+            original, approved=True, edits=_typed_sets(target, texts), extra=extra
+        )
+    elif isinstance(target, StoredRef) and not extra:
+        result = _stored_result(settings, target, True, texts)
+    elif texts:
+        raise CommandError(
+            f"{target} is not pending in the inbox, so its fields and their types are "
+            "unknown and --set cannot be checked. Use --result-json to send values as given.",
+            USAGE,
+        )
+    else:
+        result = decision_result({}, approved=True, extra=extra)
+    decide(
+        settings,
+        token,
+        target,
+        approved=True,
+        result=result,
+        original=original or None,
+        yes=yes,
+        interactive=_interactive(),
+        idempotency_key=idempotency_key,
+    )
 
 
 @tasks.command(
@@ -594,14 +620,27 @@ def approve(
 @click.argument("ref")
 @click.option("--reason", metavar="TEXT", help="Why; sent as the result's reason.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask; required when not on a terminal.")
+@_KEY_OPTION
 @click.pass_context
-def reject(ctx: click.Context, ref: str, reason: str | None, yes: bool) -> None:
+def reject(
+    ctx: click.Context, ref: str, reason: str | None, yes: bool, idempotency_key: str | None
+) -> None:
     """Reject a pending task; its run takes the rejection branch.
 
     A full WORKFLOW/RUN/TASK that is no longer pending is sent as given (exit 4 if it was
     already completed).
     """
-    _, client = open_client(ctx)
-    with client:
-        target = _lookup(client, ref)
-        _decide(client, target, approved=False, result=reject_result(reason), yes=yes)
+    settings, token = open_connection(ctx)
+    with sync_client(settings, token) as client:
+        target = _lookup(client, ref, settings)
+    decide(
+        settings,
+        token,
+        target,
+        approved=False,
+        result=decision_result({}, approved=False, reason=reason),
+        original=None,
+        yes=yes,
+        interactive=_interactive(),
+        idempotency_key=idempotency_key,
+    )

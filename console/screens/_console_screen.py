@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
+from client import Task
+
+from ..outbox import EntryState
 from ..services import ConsoleServices
 
 if TYPE_CHECKING:
@@ -20,3 +23,31 @@ class ConsoleScreen(Screen[None]):
     @property
     def services(self) -> ConsoleServices:
         return self.cc.services
+
+    def refuse(self, title: str, message: str) -> None:
+        """Say no in a dialog that takes the keys typed next (see modals.NoticeScreen)."""
+        from .modals import NoticeScreen
+
+        self.app.bell()
+        self.app.push_screen(NoticeScreen(title, message))
+
+    def may_decide(self, task: Task, doing: str) -> bool:
+        """Whether a new decision on ``task`` may be made now; refuses in a dialog if not."""
+        services = self.services
+        if services.decisions.outbox is None:
+            self.refuse(f"Cannot {doing}", services.decisions.outbox_problem or "No outbox.")
+            return False
+        if task.key in services.in_flight:
+            self.refuse(f"Cannot {doing}", "A decision for this task is being sent right now.")
+            return False
+        pending = services.unsettled.get(task.key)
+        if pending is not None:
+            if pending.state is EntryState.HELD:
+                where = "is held in its undo window: press u to undo it first."
+            elif pending.state is EntryState.QUEUED:
+                where = "is queued in the outbox and will be sent again; see the outbox (O)."
+            else:
+                where = "failed and waits in the outbox (O): retry or discard it there first."
+            self.refuse(f"Cannot {doing}", f"A decision to {pending.verb} this task {where}")
+            return False
+        return True

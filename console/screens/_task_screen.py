@@ -7,10 +7,9 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 
 from client import Task
-from client.models import reject_result
 
+from ..decisions import Decision
 from ..inbox_model import RowDiff
-from ..services import Decision
 from ._console_screen import ConsoleScreen
 
 
@@ -28,59 +27,68 @@ class TaskScreen(ConsoleScreen):
     def run_target(self) -> Task | None:
         return self.current_task()
 
-    def _actionable(self) -> Task | None:
+    def no_task_reason(self) -> str:
+        return "No task is selected."
+
+    def _actionable(self, doing: str) -> Task | None:
+        """The task under the cursor if a new decision may be made on it; else refuse, modally."""
         task = self.current_task()
         if task is None:
-            self.app.bell()
+            self.refuse(f"Cannot {doing}", self.no_task_reason())
             return None
-        if task.key in self.services.in_flight:
-            self.notify("A decision for this task is already being sent.", markup=False)
-            return None
-        pending = self.services.unsettled.get(task.key)
-        if pending is not None:
-            self.notify(
-                f"A decision to {pending.verb} this task is {pending.state.value} in the outbox "
-                "(O): retry or discard it there first.",
-                markup=False,
-            )
-            return None
-        return task
+        return task if self.may_decide(task, doing) else None
 
     def action_approve(self) -> None:
-        from .modals import ConfirmApproveScreen
+        from .modals import ApprovalPlan, ConfirmApproveScreen
 
-        task = self._actionable()
+        task = self._actionable("approve")
         if task is None:
             return
+        plain = Decision.approve(task)
+        draft = self.services.draft_edits(task)
+        if draft is None:
+            plan = ApprovalPlan(plain.preview())
+            edited = plain
+        else:
+            edited = Decision.approve(task, draft.values)
+            plan = ApprovalPlan(
+                edited.preview() if draft.error is None else plain.preview(),
+                draft_changes=draft.changed,
+                draft_error=draft.error,
+                plain_body=plain.preview(),
+            )
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.cc.submit_decision(Decision(task, approved=True))
+        def confirmed(choice: str | None) -> None:
+            if choice == "edits":
+                self.cc.submit_decision(edited)
+            elif choice == "plain":
+                self.cc.submit_decision(plain)
 
-        self.app.push_screen(ConfirmApproveScreen(task), confirmed)
+        self.app.push_screen(ConfirmApproveScreen(task, plan), confirmed)
 
     def action_reject(self) -> None:
         from .modals import RejectScreen
 
-        task = self._actionable()
+        task = self._actionable("reject")
         if task is None:
             return
 
         def chosen(reason: str | None) -> None:
             if reason is not None:
-                decision = Decision(task, approved=False, result=reject_result(reason))
-                self.cc.submit_decision(decision)
+                self.cc.submit_decision(Decision.reject(task, reason))
 
         self.app.push_screen(RejectScreen(task), chosen)
 
     def action_edit(self) -> None:
         from .edit import EditScreen
 
-        task = self._actionable()
+        task = self._actionable("edit")
         if task is None:
             return
         if not task.payload.editable_fields:
-            self.notify("This task has no editable values: approve (a) or reject (x) it.")
+            self.refuse(
+                "Nothing to edit", "This task has no editable values: approve (a) or reject (x) it."
+            )
             return
         self.app.push_screen(EditScreen(task))
 
@@ -89,7 +97,7 @@ class TaskScreen(ConsoleScreen):
 
         task = self.run_target()
         if task is None:
-            self.app.bell()
+            self.refuse("No run", "No task is selected.")
             return
         self.app.push_screen(RunScreen(task.workflow_id, task.run_id))
 

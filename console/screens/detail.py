@@ -86,6 +86,9 @@ class DetailScreen(TaskScreen):
     def current_task(self) -> Task | None:
         return None if self.gone else self.target
 
+    def no_task_reason(self) -> str:
+        return "This task is no longer pending: it was completed elsewhere. Nothing to decide."
+
     def compose(self) -> ComposeResult:
         task = self.target
         crumbs = Text(no_wrap=True, overflow="ellipsis")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -11,11 +12,12 @@ from textual.widgets import Footer, Static
 
 from client import Task
 
-from ..services import Decision
+from ..decisions import Decision
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
 from ..widgets.safe_text import LINE_MAX, safe
 from ._console_screen import ConsoleScreen
+from .modals import TOO_FAST, ArmedConfirmation
 
 
 class EditScreen(ConsoleScreen):
@@ -27,6 +29,8 @@ class EditScreen(ConsoleScreen):
     def __init__(self, task: Task) -> None:
         super().__init__()
         self.target = task
+        # The field the operator was in: focus returns to it from the review.
+        self._last_editor: FieldEditor | None = None
 
     def compose(self) -> ComposeResult:
         task = self.target
@@ -46,6 +50,29 @@ class EditScreen(ConsoleScreen):
         editors = list(self.query(FieldEditor))
         if editors:
             editors[0].control.focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Remember the field focus went to (a select's open list counts as its field)."""
+        for node in event.widget.ancestors_with_self:
+            if isinstance(node, FieldEditor):
+                self._last_editor = node
+                return
+
+    def on_screen_resume(self) -> None:
+        """Back from the review (or a modal): into the field being edited, else the first.
+
+        Textual would otherwise leave focus as it found it, or nowhere at all, and the
+        operator's next keystroke would go to no field.
+        """
+        editors = self._editors()
+        editor = self._last_editor
+        if editor is None or editor not in editors:
+            editor = editors[0] if editors else None
+        if editor is None:
+            return
+        focused = self.focused
+        if focused is None or editor not in focused.ancestors_with_self:
+            editor.control.focus()
 
     def _editors(self) -> list[FieldEditor]:
         return list(self.query(FieldEditor))
@@ -76,7 +103,11 @@ class EditScreen(ConsoleScreen):
 
 
 class ReviewScreen(ConsoleScreen):
-    """The diff of every changed value; ``y`` approves, Esc goes back to editing."""
+    """The diff of every changed value and the body it sends; ``y`` approves, Esc goes back.
+
+    ``y`` is armed like a dialog's (modals.ArmedConfirmation): a ``y`` typed in the same burst
+    as the ctrl+s that opened this screen – or as text meant for the form – does not approve.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "approve", "Approve with these values", id="review.approve"),
@@ -87,6 +118,8 @@ class ReviewScreen(ConsoleScreen):
         super().__init__()
         self.target = task
         self.values = values
+        self.decision = Decision.approve(task, values)
+        self.guard = ArmedConfirmation()
 
     def compose(self) -> ComposeResult:
         task = self.target
@@ -102,20 +135,30 @@ class ReviewScreen(ConsoleScreen):
                 classes="section",
             )
             yield Static(render_diff(original, self.values, labels), id="diff")
+            yield Static("Sends", classes="section")
+            yield Static(safe(self.decision.preview()), id="body")
+        yield Static("", id="guard")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#review").focus()
 
+    def on_key(self, event: events.Key) -> None:
+        if event.key != "y":
+            self.guard.stray_key()
+
     def action_back(self) -> None:
         self.dismiss()
 
     def action_approve(self) -> None:
-        app = self.cc
-        if self.target.key in self.services.in_flight:
-            self.notify("A decision for this task is already being sent.")
+        if not self.guard.ready():
+            self.guard.stray_key()
+            self.query_one("#guard", Static).update(TOO_FAST)
             return
-        app.submit_decision(Decision(self.target, approved=True, result=dict(self.values)))
+        if not self.may_decide(self.target, "approve"):
+            return
+        app = self.cc
+        app.submit_decision(self.decision)
         # Back to where the operator came from (the inbox or the detail).
         self.dismiss()
         if isinstance(app.screen, EditScreen):

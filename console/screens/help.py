@@ -14,9 +14,13 @@ from textual.widgets import Static
 
 SYMBOLS = [
     ("⚠ stalled", "older than the stalled threshold"),
+    ("↶ held Ns", "decided, waiting out the undo window: u takes it back, nothing was sent"),
     ("⟳ sending", "a decision is on its way"),
     ("⧗ queued", "not confirmed yet: kept in the outbox, sent again with the same key"),
-    ("✗ failed", "refused by the server: retry or discard it in the outbox (O)"),
+    (
+        "✗ failed",
+        "not applied (refused, or never confirmed): retry or discard it in the outbox (O)",
+    ),
     ("● live / ◌ retrying / ✕ offline", "connection state"),
     ("⏸ paused", "auto-refresh paused"),
     ("✎", "editable value"),

@@ -15,9 +15,8 @@ from textual.worker import get_current_worker
 from client import Task
 
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
-from ..outbox import EntryState
 from ..widgets.safe_text import clean
-from ..widgets.task_table import FAILED, QUEUED, SENDING, STALLED, TaskTable
+from ..widgets.task_table import FAILED, HELD, QUEUED, SENDING, STALLED, TaskTable, entry_marker
 from ._task_screen import TaskScreen
 
 # A filter/sort visiting up to this many rows runs inline (a few ms); more goes to a thread.
@@ -50,9 +49,9 @@ class InboxScreen(TaskScreen):
         Binding("enter", "open", "Open", id="inbox.open"),
         *TaskScreen.BINDINGS,
         Binding("slash", "filter", "Filter", id="inbox.filter"),
-        Binding("s", "sort", "Sort", id="inbox.sort"),
-        Binding("R", "refresh", "Refresh", id="inbox.refresh"),
-        Binding("p", "pause", "Pause", id="inbox.pause"),
+        Binding("s", "sort", "Sort", show=False, id="inbox.sort"),
+        Binding("R", "refresh", "Refresh", show=False, id="inbox.refresh"),
+        Binding("p", "pause", "Pause", show=False, id="inbox.pause"),
         Binding("O", "outbox", "Outbox", id="inbox.outbox"),
         Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
         Binding("q", "quit", "Quit", id="inbox.quit"),
@@ -99,7 +98,7 @@ class InboxScreen(TaskScreen):
             return SENDING
         entry = services.unsettled.get(row.key)
         if entry is not None:
-            return QUEUED if entry.state is EntryState.QUEUED else FAILED
+            return entry_marker(entry)
         if services.inbox.is_stalled(row.task):
             return STALLED
         return None
@@ -141,16 +140,19 @@ class InboxScreen(TaskScreen):
         if services.paused:
             parts.append("⏸ paused")
         parts.append(f"{inbox.shown}/{inbox.total} tasks")
-        stalled = inbox.stalled_count()
+        stalled = inbox.stalled_shown()  # of the rows shown: "3/9 tasks · ⚠ 1 stalled"
         if stalled:
             parts.append(f"{STALLED[0]} {stalled} {STALLED[1]}")
-        if services.in_flight:
-            parts.append(f"{SENDING[0]} {len(services.in_flight)} {SENDING[1]}")
-        states = [e.state for e in services.unsettled.values()]
-        for marker, state in ((QUEUED, EntryState.QUEUED), (FAILED, EntryState.FAILED)):
-            count = states.count(state)
-            if count:
-                parts.append(f"{marker[0]} {count} {marker[1]}")
+        counts = services.counts()
+        for marker, state in (
+            (SENDING, "sending"),
+            (HELD, "held"),
+            (QUEUED, "queued"),
+            (FAILED, "failed"),
+        ):
+            if counts[state]:
+                undo = " · u undo" if state == "held" else ""
+                parts.append(f"{marker[0]} {counts[state]} {marker[1]}{undo}")
         if services.last_refresh is not None and services.connection.failures:
             # While live, "● live" says enough; a time that ticks on every poll would cost an
             # SSH link a repaint every 3 s.
@@ -310,4 +312,4 @@ class InboxScreen(TaskScreen):
         self.app.push_screen(OutboxScreen())
 
     def action_quit(self) -> None:
-        self.app.exit()
+        self.cc.action_quit()

@@ -7,8 +7,10 @@ follows a task's key, not a row number, so new tasks never move the operator off
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import ClassVar
 
@@ -24,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..inbox_model import InboxRow, TaskKey, format_age
+from ..outbox import EntryState, OutboxEntry
 from .safe_text import clean
 
 _KEY_OF = attrgetter("key")
@@ -33,6 +36,20 @@ STALLED = ("⚠", "stalled")
 SENDING = ("⟳", "sending")
 QUEUED = ("⧗", "queued")
 FAILED = ("✗", "failed")
+HELD = ("↶", "held")
+
+
+def entry_marker(entry: OutboxEntry, now: datetime | None = None) -> tuple[str, str]:
+    """The row marker of a stored decision; a held one counts down its undo window."""
+    if entry.state is EntryState.HELD:
+        left = 0
+        if entry.send_after is not None:
+            moment = now or datetime.now(UTC)
+            left = max(0, math.ceil((entry.send_after - moment).total_seconds()))
+        return (HELD[0], f"{HELD[1]} {left}s")
+    if entry.state is EntryState.QUEUED:
+        return QUEUED
+    return FAILED
 
 
 @dataclass(frozen=True)

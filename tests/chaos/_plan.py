@@ -9,7 +9,8 @@ from typing import Any
 from client import AsyncCommandCenterClient, RetryPolicy, Task
 from console.audit import AuditLog
 from console.outbox import EntryState, Outbox
-from console.services import ConsoleServices, Decision
+from console.decisions import Decision
+from console.services import ConsoleServices
 from console.settings import ConsoleSettings
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT
 
@@ -67,7 +68,7 @@ async def decide_all(services: ConsoleServices, tasks: list[Task]) -> int:
         if task.key in known:
             continue
         approved, result = planned(task)
-        await services.decide(Decision(task, approved=approved, result=result))
+        await services.decide(Decision(task, approved, result))
         submitted += 1
     return submitted
 

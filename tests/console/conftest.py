@@ -13,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from textual.pilot import Pilot
 
 from client import AsyncCommandCenterClient
 from console._prefetch import Prefetch
 from console.app import CommandCenterApp
+from console.screens.modals import ARM_SECONDS
 from console.audit import AuditLog
 from console.launch import build_app
 from console.outbox import Outbox
@@ -63,6 +65,8 @@ def make_console(
     ) -> CommandCenterApp:
         """``network``: real HTTP to ``base_url`` as run_console wires it (no transport handed
         in); ``prefetch``: the first listing fetched in a thread, as run_console does."""
+        # Decisions go out at once unless a test asks for the undo window (undo_seconds=…).
+        overrides.setdefault("undo_seconds", 0.0)
         settings = ConsoleSettings(
             base_url=base_url,
             tenant=DEMO_TENANT,
@@ -90,6 +94,12 @@ async def other_operator(stub_app: FastAPI) -> AsyncIterator[AsyncCommandCenterC
         yield AsyncCommandCenterClient(
             STUB_URL, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, http_client=http
         )
+
+
+async def answer(pilot: Pilot[Any], *keys: str) -> None:
+    """Answer an open confirmation as a person does: after reading it (it is armed by then)."""
+    await pilot.pause(ARM_SECONDS + 0.05)
+    await pilot.press(*keys)
 
 
 async def wait_for(

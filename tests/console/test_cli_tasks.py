@@ -120,7 +120,7 @@ def test_list_table_shows_every_pending_task_with_a_usable_ref(
     by_ref = {row[0]: row for row in rows}
     assert by_ref["run_7f3a/approve-review"] == [
         "run_7f3a/approve-review",
-        "2h",
+        "2h45",
         "PR review assistant",
         "approval",
         "Post review comment on PR #1432?",
@@ -460,8 +460,9 @@ def test_a_full_ref_of_a_completed_task_is_a_conflict(run: Run, live_stub: StubS
     full = "/".join(BUDGET)
     again = run("tasks", "reject", full, "--reason", "changed my mind", "--yes")
     assert again.exit_code == 4
-    assert f"{full} was already completed (409)" in again.stderr
-    assert "not applied" in again.stderr
+    # The run's events show the approval this outbox applied a moment ago: said as such.
+    assert "already completed by an earlier decision from this outbox" in again.stderr
+    assert "(approved=true)" in again.stderr and "not applied" in again.stderr
     assert live_stub.state.completion_of(*BUDGET) == {
         "approved_amount_eur": 48000,
         "approved": True,
@@ -470,17 +471,6 @@ def test_a_full_ref_of_a_completed_task_is_a_conflict(run: Run, live_stub: StubS
     assert typed.exit_code == 2 and "--set cannot be checked" in typed.stderr
     shown = run("tasks", "show", full)
     assert shown.exit_code == 2 and "is not pending" in shown.stderr
-
-
-def test_a_conflict_after_a_lost_answer_says_it_was_probably_ours() -> None:
-    request = httpx.Request("POST", "https://api.example/v1/workflows/w/runs/r/tasks/t/complete")
-    response = httpx.Response(409, request=request)
-    exc = ConflictError(
-        "conflict", response=response, error="done", code="CONFLICT", maybe_ours=True
-    )
-    assert "probably by this command's own first attempt" in TASKS._conflict_text(exc, "w/r/t")
-    exc.maybe_ours = False
-    assert "probably" not in TASKS._conflict_text(exc, "w/r/t")
 
 
 # -- auth, network, connection options -------------------------------------------------------------

@@ -15,12 +15,12 @@ from console.app import CommandCenterApp
 from console.screens.detail import DetailScreen
 from console.screens.edit import EditScreen, ReviewScreen
 from console.screens.inbox import InboxScreen
-from console.screens.modals import ConfirmApproveScreen, RejectScreen
+from console.screens.modals import ConfirmApproveScreen, NoticeScreen, RejectScreen
 from console.screens.run import RunScreen
 from console.widgets.task_table import TaskTable
 from server_stub import DEMO_VIEWER_TOKEN
 
-from .conftest import ConsoleFactory, wait_for
+from .conftest import ConsoleFactory, answer, wait_for
 
 
 def table(app: CommandCenterApp) -> TaskTable:
@@ -94,7 +94,8 @@ async def test_approve_confirm_and_cancel(
         assert task.key in app.services.inbox
         assert await human_result(other_operator, task) is None
 
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: task.key not in app.services.inbox, pilot.pause)
         assert await human_result(other_operator, task) == {"approved": True}
         assert any("Approved" in n for n in notes(app))
@@ -143,7 +144,8 @@ async def test_edit_review_diff_and_approve_sends_all_editable_values(
         assert "~ " in diff  # the changed field is named with a symbol, not colour alone
         await pilot.press("escape")  # back to editing, draft intact
         assert isinstance(app.screen, EditScreen)
-        await pilot.press("ctrl+s", "y")
+        await pilot.press("ctrl+s")
+        await answer(pilot, "y")
         await wait_for(lambda: task.key not in app.services.inbox, pilot.pause)
         expected = dict(original)
         expected["body"] = original["body"] + "\nP.S. Your refund is on its way."
@@ -219,7 +221,10 @@ async def test_task_completed_elsewhere_leaves_and_open_detail_says_so(
         await pilot.pause()
         assert app.screen.gone  # type: ignore[attr-defined]
         assert any("completed elsewhere" in n for n in notes(app))
-        await pilot.press("a")  # nothing to approve any more
+        await pilot.press("a")  # nothing to approve any more: said in a dialog
+        assert isinstance(app.screen, NoticeScreen)
+        assert "no longer pending" in app.screen.message
+        await pilot.press("escape")
         assert isinstance(app.screen, DetailScreen)
         await pilot.press("escape")
         keys = {r.key for r in table(app).rows}
@@ -235,9 +240,12 @@ async def test_conflict_when_someone_else_completed_first(
         app.services.paused = True  # no refresh may hide the race
         task = select(app, lambda t: True)
         await other_operator.complete_task(*task.key, approved=False)
-        await pilot.press("a", "y")
-        await wait_for(lambda: any("409" in n for n in notes(app)), pilot.pause)
-        assert any("Someone else already completed" in n for n in notes(app))
+        await pilot.press("a")
+        await answer(pilot, "y")
+        await wait_for(lambda: any("Someone else" in n for n in notes(app)), pilot.pause)
+        # The run's events say what the other operator decided; ours was not applied.
+        (note,) = [n for n in notes(app) if "Someone else" in n]
+        assert "(approved=false)" in note and "was not applied" in note
         assert task.key not in app.services.inbox
 
 
@@ -248,7 +256,8 @@ async def test_viewer_token_is_told_which_role_and_scope_are_missing(
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         task = select(app, lambda t: True)
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: any("403" in n for n in notes(app)), pilot.pause)
         text = " ".join(notes(app))
         assert "project_contributor" in text and "workflow:run" in text
@@ -331,7 +340,8 @@ async def test_run_view_shows_the_edited_value_reaching_the_next_step(
         task = select(app, lambda t: "body" in t.editable_values())
         await pilot.press("e")
         app.screen.query_one(TextArea).text = "Edited body for the run view"
-        await pilot.press("ctrl+s", "y")
+        await pilot.press("ctrl+s")
+        await answer(pilot, "y")
         await wait_for(lambda: task.key not in app.services.inbox, pilot.pause)
         select(app, lambda t: True)
         app.push_screen(RunScreen(task.workflow_id, task.run_id))

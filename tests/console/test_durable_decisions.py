@@ -12,10 +12,11 @@ from console.app import CommandCenterApp
 from console.audit import AuditLog
 from console.outbox import EntryState, Outbox, Outcome
 from console.screens.inbox import InboxScreen
+from console.screens.modals import ConfirmScreen, NoticeScreen
 from console.screens.outbox import OutboxScreen
 from server_stub import DEMO_VIEWER_TOKEN, StubState
 
-from .conftest import ConsoleFactory, wait_for
+from .conftest import ConsoleFactory, answer, wait_for
 from .test_console_flows import FlakyTransport, loaded, notes, select, status_text
 
 
@@ -59,7 +60,7 @@ async def test_network_loss_queues_the_decision_and_recovery_sends_it_once(
         (entry,) = outbox.entries()
         assert entry.state is EntryState.QUEUED and entry.result == {"reason": "no longer needed"}
         assert "⧗ 1 queued" in status_text(app)
-        assert any("kept and will be sent again" in n for n in notes(app))
+        assert any("kept in the outbox and will be sent again" in n for n in notes(app))
         assert task.key in app.services.inbox  # not confirmed: still on screen, marked
         assert stub_state.completion_of(*task.key) is None
 
@@ -88,7 +89,8 @@ async def test_a_restarted_console_resumes_the_queue(
         await loaded(first, pilot)
         task = select(first, lambda t: True)
         flaky.down = True
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: bool(outbox.entries()), pilot.pause)
         await wait_for(lambda: not first.services.in_flight, pilot.pause)
     assert stub_state.completion_of(*task.key) is None  # quit with the decision unsent
@@ -101,7 +103,7 @@ async def test_a_restarted_console_resumes_the_queue(
         assert task.key not in second.services.inbox
 
 
-async def test_409_after_our_own_lost_attempt_is_recorded_as_probably_ours(
+async def test_409_after_our_own_lost_attempt_is_resolved_by_the_runs_events(
     make_console: ConsoleFactory, stub_app: Any, stub_state: StubState, audit: AuditLog
 ) -> None:
     lossy = NoIdempotencyTransport(httpx.ASGITransport(app=stub_app))
@@ -110,14 +112,15 @@ async def test_409_after_our_own_lost_attempt_is_recorded_as_probably_ours(
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         task = select(app, lambda t: True)
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: bool(audit.read().records), pilot.pause)
         await pilot.pause()
         (line,) = audit.read().records
-        assert line["outcome"] == "probably applied by our earlier attempt"
+        assert line["outcome"] == "applied by our earlier attempt"
         assert stub_state.completion_of(*task.key) == {"approved": True}
-        assert any("probably by our own earlier attempt" in n for n in notes(app))
-        assert not any(n.startswith("Approved") for n in notes(app))  # not shown as success
+        # The events show exactly our decision: applied, by the attempt whose answer was lost.
+        assert any("applied by your earlier attempt" in n for n in notes(app))
         assert task.key not in app.services.inbox
 
 
@@ -137,7 +140,8 @@ async def test_someone_else_first_is_recorded_and_not_retried(
         app.services.paused = True
         task = select(app, lambda t: True)
         await other_operator.complete_task(*task.key, approved=False)
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: bool(audit.read().records), pilot.pause)
         (done,) = outbox.entries([EntryState.DONE])
         assert done.outcome is Outcome.ELSEWHERE and done.attempts == 1
@@ -151,27 +155,34 @@ async def test_refused_decisions_wait_in_the_outbox_screen_for_retry_or_discard(
     async with app.run_test(size=(120, 30)) as pilot:
         await loaded(app, pilot)
         task = select(app, lambda t: True)
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: task.key in app.services.unsettled, pilot.pause)
         (entry,) = outbox.entries()
         assert entry.state is EntryState.FAILED and "403" in (entry.last_error or "")
         await pilot.press("a")  # a second decision is refused while one is unsettled
+        assert isinstance(app.screen, NoticeScreen)
+        assert "waits in the outbox" in app.screen.message
+        await pilot.press("escape")
         assert isinstance(app.screen, InboxScreen)
-        assert any("in the outbox" in n for n in notes(app))
         await pilot.press("O")
         assert isinstance(app.screen, OutboxScreen)
         assert app.screen.query_one(DataTable).row_count == 1
         await pilot.press("r")  # retried: the viewer is still refused, so it fails again
         await wait_for(lambda: outbox.get(entry.key).attempts == 2, pilot.pause)  # type: ignore[union-attr]
         await wait_for(lambda: outbox.get(entry.key).state is EntryState.FAILED, pilot.pause)  # type: ignore[union-attr]
-        await pilot.press("d")
+        await pilot.press("d")  # asks first: it cannot be taken back
+        assert isinstance(app.screen, ConfirmScreen)
+        assert outbox.get(entry.key).state is EntryState.FAILED  # type: ignore[union-attr]
+        await answer(pilot, "y")
+        await pilot.pause()
         assert outbox.get(entry.key).state is EntryState.DISCARDED  # type: ignore[union-attr]
         assert app.screen.query_one(DataTable).row_count == 0
         await pilot.press("escape")
         assert task.key not in app.services.unsettled
 
 
-async def test_409_when_resending_a_queued_decision_is_probably_ours(
+async def test_409_when_resending_a_queued_decision_is_ours_by_the_events(
     make_console: ConsoleFactory,
     stub_app: Any,
     stub_state: StubState,
@@ -187,10 +198,11 @@ async def test_409_when_resending_a_queued_decision_is_probably_ours(
         await loaded(app, pilot)
         app.services.paused = True
         task = select(app, lambda t: True)
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: task.key in app.services.unsettled, pilot.pause)
         assert stub_state.completion_of(*task.key) == {"approved": True}  # it did land
         app.drain_outbox()
         await wait_for(lambda: bool(audit.read().records), pilot.pause)
         (done,) = outbox.entries([EntryState.DONE])
-        assert done.outcome is Outcome.PROBABLY_OURS and done.attempts == 2
+        assert done.outcome is Outcome.APPLIED_EARLIER and done.attempts == 2

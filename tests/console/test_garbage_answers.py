@@ -22,7 +22,7 @@ from console.outbox import EntryState, Outbox, Outcome
 from console.screens.run import RunScreen
 from server_stub import StubState
 
-from .conftest import ConsoleFactory, wait_for
+from .conftest import ConsoleFactory, answer, wait_for
 from .test_console_flows import loaded, notes, select, status_text, table
 
 HTML_PAGE = (
@@ -193,7 +193,8 @@ async def test_an_unreadable_completion_answer_is_kept_and_confirmed_by_the_rese
         app.services.paused = True  # no poll may race the decision
         task = select(app, lambda t: True)
         garbage.serve(COMPLETION_GARBAGE[kind], completion)
-        await pilot.press("a", "y")
+        await pilot.press("a")
+        await answer(pilot, "y")
         await wait_for(lambda: bool(app._notifications), pilot.pause)
         await pilot.pause()
 
@@ -203,7 +204,7 @@ async def test_an_unreadable_completion_answer_is_kept_and_confirmed_by_the_rese
         assert note.title.startswith("Queued:") and note.severity == "warning"
         assert COMPLETION_GARBAGE[kind][3] in note.message, note.message
         assert f"/runs/{task.run_id}/tasks/{task.id}/complete" in note.message, note.message
-        assert "kept and will be sent again with the same key" in note.message
+        assert "kept in the outbox and will be sent again with the same key" in note.message
         assert not any(n.startswith("Approved") for n in notes(app))  # not told as done
         (entry,) = outbox.entries()
         assert entry.state is EntryState.QUEUED

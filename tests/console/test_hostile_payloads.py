@@ -61,7 +61,7 @@ from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubS
 from server_stub.state import NewTask, Workflow
 from tests.conftest import FIXED_NOW
 
-from .conftest import STUB_URL, wait_for
+from .conftest import STUB_URL, answer, wait_for
 
 SIZE = (100, 40)
 WORKFLOW_ID = "wf_hostile"
@@ -257,6 +257,11 @@ class Session:
 
     async def press(self, *keys: str) -> None:
         await self.pilot.press(*keys)
+        await self.pilot.pause()
+
+    async def answer(self, *keys: str) -> None:
+        """Keys for an open confirmation, pressed once it is armed (read, not typed ahead)."""
+        await answer(self.pilot, *keys)
         await self.pilot.pause()
 
     async def until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
@@ -587,7 +592,8 @@ def test_hostile_error_text_in_a_notification_and_the_status(
         transport = RefusingTransport(stub, status, error)
         async with console_session(tmp_path_factory.mktemp("c"), transport=transport) as session:
             app = session.app
-            await session.press("a", "y")
+            await session.press("a")
+            await session.answer("y")
             await session.until(lambda: bool(app._notifications))
             (message,) = session.notes()
             assert f"({status})" in message
@@ -783,7 +789,7 @@ def test_values_from_raw_json_are_sent_back_exactly(tmp_path: Path) -> None:
             app = session.app
             await session.press("e", "ctrl+s")
             assert isinstance(app.screen, ReviewScreen)
-            await session.press("y")
+            await session.answer("y")
             await session.until(lambda: bool(sent))
             values = {"count": 10**400, "note": "Znote \u202e last", "data": {"k": "\x00"}}
             assert sent == [{"approved": True, "result": values}]
@@ -812,8 +818,8 @@ async def test_the_client_sends_a_lone_surrogate_as_a_json_escape() -> None:
 @pytest.mark.parametrize(
     ("inbox", "keys"),
     [
-        (RAW_INBOX, ("a", "y")),
-        (raw_inbox('"Ztitle"', r'{"note":"lone \ud800"}'), ("e", "ctrl+s", "y")),
+        (RAW_INBOX, ("a",)),
+        (raw_inbox('"Ztitle"', r'{"note":"lone \ud800"}'), ("e", "ctrl+s")),
     ],
     ids=["in-the-title", "in-an-edited-value"],
 )
@@ -826,6 +832,7 @@ def test_approving_a_task_that_holds_a_lone_surrogate(
         async with console_session(tmp_path, transport=raw_server(inbox, sent)) as session:
             app = session.app
             await session.press(*keys)
+            await session.answer("y")
             approved = lambda: any("Approved" in n for n in session.notes())  # noqa: E731
             await session.until(lambda: approved() or app._exception is not None)
             assert len(sent) == 1
@@ -850,9 +857,13 @@ def test_a_value_json_cannot_carry_is_refused_before_sending(tmp_path: Path) -> 
             assert isinstance(app.screen, EditScreen)  # not to the review: fix the value first
             errors = [str(label.content) for label in app.screen.query(".field-error")]
             assert any("Infinity" in error for error in errors)
-            await session.press("escape", "a", "y")  # a plain approval sends no values
-            await session.until(lambda: bool(sent))
-            assert sent == [{"approved": True}]
+            # Approving sends every editable value, and this one JSON cannot carry: refused
+            # before anything is recorded or sent, in words.
+            await session.press("escape", "a")
+            await session.answer("w")  # without the (invalid) draft
+            await session.until(lambda: any("cannot be sent" in n for n in session.notes()))
+            assert sent == []
+            assert not app.services.decisions.unsettled()
 
     run(scenario())
 
