@@ -8,8 +8,8 @@ from typing import Any
 
 from client import AsyncCommandCenterClient, RetryPolicy, Task
 from console.audit import AuditLog
-from console.outbox import EntryState, Outbox
 from console.decisions import Decision
+from console.outbox import EntryState, Outbox
 from console.services import ConsoleServices
 from console.settings import ConsoleSettings
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT

@@ -18,10 +18,10 @@ from textual.pilot import Pilot
 from client import AsyncCommandCenterClient
 from console._prefetch import Prefetch
 from console.app import CommandCenterApp
-from console.screens.modals import ARM_SECONDS
 from console.audit import AuditLog
 from console.launch import build_app
 from console.outbox import Outbox
+from console.screens.modals import ARM_SECONDS
 from console.settings import ConsoleSettings
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT
 

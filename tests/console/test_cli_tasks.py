@@ -14,12 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 from rich.cells import cell_len
 
-from client import CommandCenterClient, ConflictError
+from client import CommandCenterClient
 from console.cli import main
 from server_stub import (
     DEMO_CONTRIBUTOR_TOKEN,
