@@ -116,8 +116,9 @@ class Decision:
     def reject(cls, task: Task, reason: str | None = None) -> Decision:
         return cls(task, False, decision_result({}, approved=False, reason=reason))
 
-    def preview(self) -> str:
-        return body_preview(self.approved, self.result)
+    def body(self) -> dict[str, Any]:
+        """The request body this decision sends, for a confirmation to show."""
+        return request_body(self.approved, self.result)
 
 
 # -- what happened ------------------------------------------------------------------------------

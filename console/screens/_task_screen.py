@@ -47,15 +47,15 @@ class TaskScreen(ConsoleScreen):
         plain = Decision.approve(task)
         draft = self.services.draft_edits(task)
         if draft is None:
-            plan = ApprovalPlan(plain.preview())
+            plan = ApprovalPlan(plain.body())
             edited = plain
         else:
             edited = Decision.approve(task, draft.values)
             plan = ApprovalPlan(
-                edited.preview() if draft.error is None else plain.preview(),
+                edited.body() if draft.error is None else plain.body(),
                 draft_changes=draft.changed,
                 draft_error=draft.error,
-                plain_body=plain.preview(),
+                plain_body=plain.body(),
             )
 
         def confirmed(choice: str | None) -> None:

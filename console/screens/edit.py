@@ -15,7 +15,7 @@ from client import Task
 from ..decisions import Decision
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
-from ..widgets.safe_text import LINE_MAX, safe
+from ..widgets.safe_text import LINE_MAX, safe, safe_json
 from ._console_screen import ConsoleScreen
 from .modals import TOO_FAST, ArmedConfirmation
 
@@ -136,7 +136,7 @@ class ReviewScreen(ConsoleScreen):
             )
             yield Static(render_diff(original, self.values, labels), id="diff")
             yield Static("Sends", classes="section")
-            yield Static(safe(self.decision.preview()), id="body")
+            yield Static(safe_json(self.decision.body()), id="body")
         yield Static("", id="guard")
         yield Footer(compact=True)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -26,7 +26,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from client import Task
 
-from ..widgets.safe_text import safe
+from ..widgets.safe_text import safe, safe_json
 
 # A confirmation key counts only this long after the dialog appeared or after a stray key.
 ARM_SECONDS = 0.4
@@ -93,10 +93,10 @@ class _GuardedModal(ModalScreen[str | None]):
 class ApprovalPlan:
     """What ``y`` (and, with a kept draft, ``w``) would send, for the dialog to show."""
 
-    body: str  # the request body, as cleaned JSON
+    body: dict[str, Any]  # the request body ``y`` sends
     draft_changes: Sequence[str] = ()  # names of the values the kept draft changes
     draft_error: str | None = None  # why the draft cannot be sent as it is
-    plain_body: str | None = None  # with a draft: the body without it (``w``)
+    plain_body: dict[str, Any] | None = None  # with a draft: the body without it (``w``)
 
 
 class ConfirmApproveScreen(_GuardedModal):
@@ -135,8 +135,9 @@ class ConfirmApproveScreen(_GuardedModal):
                 )
                 if plan.draft_error:
                     yield Label(safe(f"✗ {plan.draft_error}", max_len=300), classes="modal-note")
+            yield Label("Sends:", classes="modal-note")
             with VerticalScroll(classes="modal-body"):
-                yield Static(Text("Sends: ") + safe(plan.body), id="body")
+                yield Static(safe_json(plan.body), id="body")
             yield Label(self._keys_text(), classes="modal-keys")
             yield Label("", id="guard", classes="modal-note")
             with Horizontal(classes="modal-buttons"):
