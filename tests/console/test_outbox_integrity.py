@@ -20,7 +20,7 @@ from typing import TypedDict
 
 import pytest
 
-import console.outbox as outbox_module
+import console._outbox_file as outbox_file
 from console.outbox import EntryState, Outbox, OutboxError, Outcome, Recovery
 
 NOW = datetime(2026, 12, 1, 17, 45, tzinfo=UTC)
@@ -395,7 +395,7 @@ def test_an_outbox_that_cannot_be_written_refuses_at_open(
         uri = f"file:{target}?mode=ro"
         return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
 
-    monkeypatch.setattr(outbox_module, "_connect", read_only)
+    monkeypatch.setattr(outbox_file, "connect", read_only)
     with pytest.raises(OutboxError) as opened:
         Outbox(path)
     assert str(opened.value) == (
