@@ -78,6 +78,18 @@ class _GuardedModal(ModalScreen[str | None]):
             event.stop()
             event.prevent_default()
 
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()  # the safe choice has focus
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self.action_confirm()
+        else:
+            self.dismiss(None)
+
+    def action_confirm(self) -> None:
+        raise NotImplementedError
+
     def _answer(self, choice: str) -> None:
         if not self.guard.ready():
             self.guard.stray_key()
@@ -142,7 +154,7 @@ class ConfirmApproveScreen(_GuardedModal):
             yield Label("", id="guard", classes="modal-note")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel (n)", id="cancel")
-                yield Button(self._approve_label(), id="approve", variant="success")
+                yield Button(self._approve_label(), id="confirm", variant="success")
 
     def _approve_label(self) -> str:
         return "Approve with edits (y)" if self.has_draft else "Approve (y)"
@@ -153,15 +165,6 @@ class ConfirmApproveScreen(_GuardedModal):
         if self.plan.draft_error:
             return "w approve without your edits · n / Esc cancel (e edits the draft)"
         return "y approve with your edits · w without them · n / Esc cancel"
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()  # the safe choice has focus
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "approve":
-            self.action_confirm()
-        else:
-            self.dismiss(None)
 
     def action_confirm(self) -> None:
         if self.has_draft and self.plan.draft_error:
@@ -290,16 +293,7 @@ class ConfirmScreen(_GuardedModal):
             yield Label("", id="guard", classes="modal-note")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel (n)", id="cancel")
-                yield Button(f"{self.yes.capitalize()} (y)", id="yes", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "yes":
-            self.action_confirm()
-        else:
-            self.dismiss(None)
+                yield Button(f"{self.yes.capitalize()} (y)", id="confirm", variant="warning")
 
     def action_confirm(self) -> None:
         self._answer("yes")
