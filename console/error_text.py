@@ -41,15 +41,9 @@ def describe_error(exc: BaseException, *, doing: str = "the request") -> str:
             "it will leave the inbox."
         )
     if isinstance(exc, ConflictError):
-        if exc.maybe_ours:
-            return (
-                "Already completed (409) – probably by our own earlier attempt, whose answer "
-                "was lost on the network. Open the run view (o) to check the step's result."
-            )
-        return (
-            "Someone else already completed this task (409). Your decision was not applied; "
-            "the run view (o) shows what was decided."
-        )
+        # Whose decision it was is read from the run's events (console/decisions.py); a bare
+        # 409 says only that the task is no longer pending.
+        return "The task is already completed (409); the run view (o) shows what was decided."
     if isinstance(exc, RateLimitError):
         wait = f" in {exc.retry_after:.0f} s" if exc.retry_after is not None else " shortly"
         return f"Rate limited by the platform (429). Try {doing} again{wait}."
