@@ -55,7 +55,12 @@ class CommandCenterApp(App[None]):
         if services.settings.theme:
             self.theme = services.settings.theme
 
+    def _sending(self, key: TaskKey) -> None:
+        self._broadcast_inbox(RowDiff(changed=[key]))
+        self._broadcast_status()
+
     def on_mount(self) -> None:
+        self.services.sending = self._sending
         if self.services.settings.keymap:
             self.set_keymap(self.services.settings.keymap)
         self.push_screen(InboxScreen())
@@ -222,8 +227,6 @@ class CommandCenterApp(App[None]):
     @work(group="decisions")
     async def send_decision(self, entry: OutboxEntry) -> None:
         """One attempt for a stored decision, reported in words."""
-        self._broadcast_inbox(RowDiff(changed=[entry.task_key]))
-        self._broadcast_status()
         try:
             settlement = await self.services.send(entry)
         except NotRecorded as exc:

@@ -53,6 +53,10 @@ POLL_DUTY_FACTOR = 4.0
 OFFLINE_AFTER_FAILURES = 3
 
 
+# For this long after a decision went out, u says it is too late rather than "nothing to undo".
+UNDO_LATE_SECONDS = 60.0
+
+
 def retry_backoff(failures: int) -> float:
     """Poll delay after ``failures`` failed refreshes in a row: 3, 6, 12, 24, then 30 s."""
     return float(min(30, 3 * 2 ** (failures - 1)))
@@ -183,6 +187,10 @@ class ConsoleServices:
         self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
         self.building = False  # a refresh is fetching or building a listing not yet frozen
         self.drain_failures = 0
+        # Called when a decision starts on its way (the app repaints its row and the counts).
+        self.sending: Callable[[TaskKey], None] = lambda key: None
+        # The decision that went out last, and when: u after the window says "too late".
+        self.last_sent: tuple[OutboxEntry, float] | None = None
         # Said once the screen is up: a damaged outbox moved aside, or decisions being off.
         self.start_notices: list[str] = []
         recovery = getattr(outbox, "recovery", None)
@@ -283,11 +291,13 @@ class ConsoleServices:
         """One attempt for a stored decision; the inbox follows what the platform said."""
         key = entry.task_key
         self.in_flight[key] = entry
+        self.sending(key)  # the row says "⟳ sending" before the request goes out
         try:
             settlement = await self.decisions.send(entry)
         finally:
             self.in_flight.pop(key, None)
             self.reload_unsettled()
+            self.last_sent = (entry, time.monotonic())
         if settlement.how.task_done:
             if settlement.how.applied:
                 self.decided.add(key)
@@ -349,6 +359,9 @@ class ConsoleServices:
         """Take back the newest held decision; the sentence says what happened."""
         held = self.held()
         if not held:
+            late = self._too_late()
+            if late is not None:
+                return None, late
             return None, "Nothing to undo: no decision is waiting in its undo window."
         entry = max(held, key=lambda e: e.created_at)
         try:
@@ -359,6 +372,18 @@ class ConsoleServices:
         if undone is None:
             return None, f"Too late to undo: the decision to {what} is already on its way."
         return undone, f"Undone: the decision to {what} was never sent."
+
+    def _too_late(self) -> str | None:
+        """What ``u`` says when the newest decision already left its window."""
+        if self.in_flight:
+            entry = max(self.in_flight.values(), key=lambda e: e.created_at)
+            what = f"{entry.verb} {clean(entry.title, max_len=50, multiline=False)}"
+            return f"Too late to undo: the decision to {what} is already on its way."
+        if self.last_sent is not None and time.monotonic() - self.last_sent[1] < UNDO_LATE_SECONDS:
+            entry = self.last_sent[0]
+            what = f"{entry.verb} {clean(entry.title, max_len=50, multiline=False)}"
+            return f"Too late to undo: the decision to {what} was already sent."
+        return None
 
     async def run_story(self, workflow_id: str, run_id: str) -> RunStory:
         pending = await self.client.list_run_pending_tasks(workflow_id, run_id)
