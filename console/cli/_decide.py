@@ -18,7 +18,7 @@ from client import Task
 
 from ..audit import AuditLog
 from ..decisions import DecisionService, NotRecorded, Settled, Settlement, Where, body_preview
-from ..outbox import EntryState, Outbox, OutboxEntry, OutboxError
+from ..outbox import EntryState, Outbox, OutboxEntry, OutboxError, Outcome
 from ..settings import ConsoleSettings
 from ..task_refs import FullRef, TaskKey, key_text
 from ..widgets.safe_text import clean
@@ -81,7 +81,7 @@ def cli_message(settlement: Settlement) -> str:
     if settlement.queued:
         message += f"; {RETRY_HINT} (and so does the next console you start)."
     elif settlement.how is Settled.GAVE_UP:
-        message += f" {RETRY_HINT[: -len(' again with the same key')]} sends it once more."
+        message += f" {RETRY_HINT[: -len(' again with the same key')]} once more."
     return message
 
 
@@ -107,6 +107,13 @@ def earlier_decision(
         stored = service.outbox.get(idempotency_key)
         if stored is None:
             return None
+        if stored.state in (EntryState.UNDONE, EntryState.DISCARDED):
+            raise CommandError(
+                f"--idempotency-key {clean(idempotency_key, max_len=60)!r} belongs to a decision "
+                f"that was {stored.state.value} ({stored.verb} {key_text(stored.task_key)}), "
+                "which is never sent again: decide anew without that key.",
+                USAGE,
+            )
         if stored.task_key != key or not _same(stored, approved, result):
             raise CommandError(
                 f"--idempotency-key {clean(idempotency_key, max_len=60)!r} belongs to another "
@@ -130,6 +137,37 @@ def earlier_decision(
     return None
 
 
+def repeated_result(
+    service: DecisionService,
+    target: Task | FullRef | StoredRef,
+    approved: bool,
+    result: Mapping[str, Any] | None,
+    idempotency_key: str | None,
+) -> Mapping[str, Any] | None:
+    """The result of the stored approval that a re-run for a task no longer pending repeats.
+
+    An approval sends every editable value, which the CLI cannot know once the task has left
+    the inbox (a full ref, or a ref found only in the outbox): the newest stored approval of that
+    task whose result holds every value given now is the decision being repeated, so its result
+    (and with it its key) is reused. Otherwise ``result`` as given.
+    """
+    if isinstance(target, Task) or not approved or service.outbox is None:
+        return result
+    if idempotency_key is not None:
+        stored = service.outbox.get(idempotency_key)
+        candidates = [stored] if stored is not None and stored.task_key == target.key else []
+    else:
+        candidates = service.for_task(target.key)  # newest first
+    given = dict(result or {})
+    for entry in candidates:
+        if not entry.approved or entry.state in (EntryState.UNDONE, EntryState.DISCARDED):
+            continue
+        held = entry.result or {}
+        if all(name in held and held[name] == value for name, value in given.items()):
+            return entry.result
+    return result
+
+
 def decide(
     settings: ConsoleSettings,
     token: str,
@@ -150,12 +188,19 @@ def decide(
     outbox = open_outbox()
     service = _service(settings, token, outbox)
     try:
+        result = repeated_result(service, target, approved, result, idempotency_key)
         earlier = earlier_decision(
             service, target.key, approved=approved, result=result, idempotency_key=idempotency_key
         )
         if earlier is not None and earlier.state is EntryState.DONE:
             _report_done(earlier, name)
             return
+        if (
+            earlier is not None
+            and earlier.state is EntryState.FAILED
+            and earlier.outcome is Outcome.UNCONFIRMED
+        ):
+            _report_gave_up(earlier, name)
         if not yes:
             _confirm(verb, name, title, approved, result, earlier, interactive)
         entry = earlier or _record(service, target, approved, result, original, idempotency_key)
@@ -184,6 +229,17 @@ def _report_done(entry: OutboxEntry, name: str) -> None:
         click.echo(message)
         return
     raise CommandError(message, CONFLICT if "completed" in outcome else API_ERROR)
+
+
+def _report_gave_up(entry: OutboxEntry, name: str) -> None:
+    """A re-run of a decision given up after undocumented answers sends nothing by itself."""
+    raise CommandError(
+        f"This decision to {entry.verb} {name} was not confirmed after {entry.odd_answers} "
+        "undocumented answers and waits as failed in the outbox. Check the run, then "
+        f"`command-center outbox --retry` sends it once more, or `command-center outbox "
+        f"--discard {entry.key}` gives it up. Nothing was sent.",
+        NOT_CONFIRMED,
+    )
 
 
 def _confirm(
