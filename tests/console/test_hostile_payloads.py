@@ -303,8 +303,13 @@ async def console_session(
     if transport is None:
         assert state is not None
         transport = httpx.ASGITransport(app=create_app(state))
+    # Decisions go out at once: the undo window is not what these tests are about.
     settings_ = ConsoleSettings(
-        base_url=STUB_URL, tenant=DEMO_TENANT, project=DEMO_PROJECT, cursor_blink=False
+        base_url=STUB_URL,
+        tenant=DEMO_TENANT,
+        project=DEMO_PROJECT,
+        cursor_blink=False,
+        undo_seconds=0.0,
     )
     async with httpx.AsyncClient(transport=transport, base_url=STUB_URL) as http:
         app = build_app(
