@@ -43,10 +43,14 @@ class StoredRef:
 
 
 def open_outbox() -> Outbox:
+    """The outbox, or a clear refusal; a damaged file found at open is said on stderr."""
     try:
-        return Outbox.default()
+        outbox = Outbox.default()
     except OutboxError as exc:
         raise CommandError(f"{exc} Nothing was sent.", API_ERROR) from None
+    if outbox.recovery is not None:
+        click.echo(f"warning: {outbox.recovery.describe()}", err=True)
+    return outbox
 
 
 def where_of(settings: ConsoleSettings) -> Where:

@@ -69,10 +69,8 @@ def outbox(
         if code:
             raise click.exceptions.Exit(code)
         return
-    store = open_outbox()
+    store = open_outbox()  # says so on stderr if it had to recover a damaged file
     try:
-        if store.recovery is not None:
-            click.echo(f"warning: {store.recovery.describe()}", err=True)
         if discard:
             _discard(store, discard, yes)
             return

@@ -46,7 +46,7 @@ def entry_marker(entry: OutboxEntry, now: datetime | None = None) -> tuple[str, 
         if entry.send_after is not None:
             moment = now or datetime.now(UTC)
             left = max(0, math.ceil((entry.send_after - moment).total_seconds()))
-        return (HELD[0], f"{HELD[1]} {left}s")
+        return (HELD[0], f"{HELD[1]} {left}s · u undo")
     if entry.state is EntryState.QUEUED:
         return QUEUED
     return FAILED
@@ -65,7 +65,8 @@ def layout_columns(width: int) -> list[Column]:
     a worded status column and more room for names.
     """
     wide = width >= 110
-    status = Column("Status", 10) if wide else Column("!", 1)
+    # From 140 columns a held row has room to say how to take it back: "↶ held 4s · u undo".
+    status = Column("Status", 20 if width >= 140 else 10) if wide else Column("!", 1)
     age = Column("Age", 4)
     run = Column("Run", 8)
     kind = Column("Type", 12 if wide else 9)

@@ -309,6 +309,24 @@ async def test_a_j_y_burst_from_the_inbox_does_not_approve(
 # -- 3. the undo window ----------------------------------------------------------------------
 
 
+async def test_a_wide_inbox_says_on_the_held_row_how_to_take_it_back(
+    make_console: ConsoleFactory, stub_state: StubState
+) -> None:
+    app = make_console(undo_seconds=30.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(app, pilot)
+        app.services.paused = True
+        task = select(app, lambda t: True)
+        await approve_now(app, pilot)
+        await wait_for(lambda: task.key in app.services.unsettled, pilot.pause)
+        await pilot.pause()
+        row = table(app).render_line(table(app).cursor_row + 1).text
+        assert re.match(r"↶ held (30|29)s · u undo ", row), row
+        await pilot.press("u")
+        await pilot.pause()
+        assert stub_state.completion_of(*task.key) is None
+
+
 async def test_u_takes_back_a_held_decision_which_is_never_sent(
     make_console: ConsoleFactory, stub_state: StubState, outbox: Outbox, audit: AuditLog
 ) -> None:
