@@ -22,7 +22,6 @@ from client import APIError
 from . import _runtime
 from .commands import TaskCommands
 from .decisions import Decision, NotRecorded, Settlement
-from .error_text import describe_error
 from .inbox_model import RowDiff, TaskKey
 from .outbox import EntryState, OutboxEntry, OutboxError
 from .screens.help import HelpScreen
@@ -108,7 +107,7 @@ class CommandCenterApp(App[None]):
         try:
             diff = await services.refresh_inbox()
         except APIError as exc:
-            services.record_failure(describe_error(exc, doing="refreshing the inbox"))
+            services.record_failure(exc)
         else:
             if diff:
                 self._broadcast_inbox(diff)

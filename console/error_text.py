@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from client.errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     CompletionFailedError,
@@ -19,6 +22,54 @@ from client.errors import (
 )
 
 from .widgets.safe_text import clean
+
+
+def short_reason(exc: BaseException) -> str:
+    """Why a refresh failed, in the few words a status line has room for."""
+    if isinstance(exc, AuthenticationError):
+        return "401 token rejected – run command-center login"
+    if isinstance(exc, PermissionDeniedError):
+        return "403 not allowed – the token lacks a role or scope"
+    if isinstance(exc, NotFoundError):
+        return "404 – check the base URL"
+    if isinstance(exc, RateLimitError):
+        return "rate limited"
+    if isinstance(exc, ServerError):
+        return f"{exc.status_code} platform error"
+    if isinstance(exc, APIStatusError):
+        return f"{exc.status_code} {clean(exc.error or '', max_len=40, multiline=False)}".strip()
+    if isinstance(exc, APITimeoutError):
+        return "no answer in time – the platform is too slow"
+    if isinstance(exc, APIConnectionError):
+        return "cannot connect"
+    if isinstance(exc, APIResponseValidationError):
+        return _unreadable_reason(exc)
+    return clean(type(exc).__name__, multiline=False)
+
+
+def _unreadable_reason(exc: APIResponseValidationError) -> str:
+    """An answer we cannot use: HTML, cut short, or JSON of another shape."""
+    response = exc.response
+    kind = response.headers.get("content-type", "").lower()
+    body = response.content.lstrip()
+    if "html" in kind or body[:1] == b"<":
+        return "not JSON (HTML – a captive portal?)"
+    try:
+        parsed = json.loads(body)
+    except json.JSONDecodeError:
+        # JSON that opens but never closes was cut short on the way (a proxy, a timeout).
+        opened = body[:1] in (b"{", b"[")
+        return (
+            "truncated answer"
+            if opened and body.rstrip()[-1:] not in (b"}", b"]")
+            else ("not JSON")
+        )
+    except (UnicodeDecodeError, RecursionError):
+        return "not JSON"
+    words = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(words, str) and words:  # a 200 that carries an error
+        return f"answered with an error: {clean(words, max_len=60, multiline=False)}"
+    return "unexpected answer (not the documented shape)"
 
 
 def describe_error(exc: BaseException, *, doing: str = "the request") -> str:

@@ -10,7 +10,7 @@ import enum
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from . import _runtime
 from ._prefetch import Prefetch
 from .audit import AuditLog
 from .decisions import Decision, DecisionService, Settlement, Where
+from .error_text import describe_error, short_reason
 from .field_values import FieldError, parse_value
 from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
@@ -52,6 +53,12 @@ POLL_DUTY_FACTOR = 4.0
 # After this many failed refreshes in a row the status line says "offline since".
 OFFLINE_AFTER_FAILURES = 3
 
+# Live data older than twice the poll interval plus this is called stale.
+STALE_GRACE = 5.0
+
+# A Retry-After longer than this is not waited out (a misbehaving server could say a year).
+MAX_RETRY_AFTER = 600.0
+
 
 # For this long after a decision went out, u says it is too late rather than "nothing to undo".
 UNDO_LATE_SECONDS = 60.0
@@ -71,37 +78,75 @@ class ConnectionState:
     failing_since: datetime | None = None
     failures: int = 0
     next_retry_at: datetime | None = None
-    last_error: str | None = None
+    last_error: str | None = None  # the whole sentence, for the details screen (L)
+    reason: str | None = None  # the few words the status line shows
+    failed_at: datetime | None = None
+    # The answer of the last failed refresh, for the details screen (status, type, snippet).
+    evidence: dict[str, str] = field(default_factory=dict)
+    ok_at: float = 0.0  # time.monotonic() of the last good refresh: how old the data really is
 
     def ok(self, now: datetime) -> None:
         self.link = Link.LIVE
         self.last_ok = now
+        self.ok_at = time.monotonic()
         self.failing_since = None
         self.failures = 0
         self.next_retry_at = None
         self.last_error = None
+        self.reason = None
 
-    def failed(self, now: datetime, error: str, retry_in: float) -> None:
+    def failed(self, now: datetime, exc: BaseException, retry_in: float) -> None:
         self.failures += 1
         if self.failing_since is None:
             self.failing_since = now
         self.link = Link.OFFLINE if self.failures >= OFFLINE_AFTER_FAILURES else Link.RETRYING
         self.next_retry_at = datetime.fromtimestamp(now.timestamp() + retry_in, UTC)
-        self.last_error = error
+        self.last_error = describe_error(exc, doing="refreshing the inbox")
+        self.reason = short_reason(exc)
+        self.failed_at = now
+        self.evidence = evidence_of(exc)
 
-    def describe(self, now: datetime) -> str:
+    def describe(self, now: datetime, *, stale_after: float | None = None) -> str:
+        """The link in words; ``stale_after``: seconds of silence that make live data stale."""
         if self.link is Link.CONNECTING:
             return "◌ connecting…"
         if self.link is Link.LIVE:
+            age = time.monotonic() - self.ok_at
+            if stale_after is not None and self.last_ok is not None and age > stale_after:
+                since = _clock(self.last_ok)
+                return f"◌ stale since {since} – the platform is answering too slowly"
             return "● live"
         wait = ""
         if self.next_retry_at is not None:
             seconds = max(0, round((self.next_retry_at - now).total_seconds()))
             wait = f"retrying in {seconds}s"
+        reason = self.reason or "failed"
         if self.link is Link.RETRYING:
-            return f"◌ {wait}"
-        since = self.failing_since.astimezone().strftime("%H:%M:%S") if self.failing_since else "?"
-        return f"✕ offline since {since} · {wait}"
+            return f"◌ {reason}, {wait} · L details"
+        since = _clock(self.failing_since) if self.failing_since else "?"
+        return f"✕ {reason} · offline since {since} · {wait} · L details"
+
+
+def _clock(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M:%S")
+
+
+def evidence_of(exc: BaseException) -> dict[str, str]:
+    """What the failed answer looked like (never its headers: they may echo the token)."""
+    response = getattr(exc, "response", None)
+    request = getattr(exc, "request", None) or getattr(response, "request", None)
+    found: dict[str, str] = {"error": type(exc).__name__}
+    if request is not None:
+        found["request"] = f"{request.method} {request.url.path}"
+    if response is not None:
+        found["status"] = str(response.status_code)
+        found["content type"] = response.headers.get("content-type", "(none)")
+        try:
+            text = response.text
+        except Exception:  # a streamed body that was never read
+            text = ""
+        found["body"] = clean(text[:300], max_len=300, multiline=False) or "(empty)"
+    return found
 
 
 @dataclass(frozen=True)
@@ -187,6 +232,7 @@ class ConsoleServices:
         self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
         self.building = False  # a refresh is fetching or building a listing not yet frozen
         self.drain_failures = 0
+        self.retry_wait = 0.0  # seconds until the next refresh while failing
         # Called when a decision starts on its way (the app repaints its row and the counts).
         self.sending: Callable[[TaskKey], None] = lambda key: None
         # The decision that went out last, and when: u after the window says "too late".
@@ -340,16 +386,16 @@ class ConsoleServices:
         original = task.editable_values()
         values: dict[str, Any] = {}
         error: str | None = None
-        for field in task.payload.editable_fields:
-            if field.name not in draft:
+        for editable in task.payload.editable_fields:
+            if editable.name not in draft:
                 continue
             try:
-                value = parse_value(field, draft[field.name])
+                value = parse_value(editable, draft[editable.name])
                 json.dumps(value, allow_nan=False)
             except (FieldError, ValueError) as exc:
-                error = error or f"{field.label}: {exc}"
+                error = error or f"{editable.label}: {exc}"
                 continue
-            values[field.name] = value
+            values[editable.name] = value
         changed = [name for name, value in values.items() if original.get(name) != value]
         if not changed and error is None:
             return None  # the draft holds the task's own values: nothing would be lost
@@ -390,9 +436,20 @@ class ConsoleServices:
         events = await self.client.list_run_events(workflow_id, run_id)
         return RunStory(workflow_id, run_id, pending, events)
 
-    def record_failure(self, error: str) -> None:
+    def record_failure(self, exc: BaseException) -> None:
         failures = self.connection.failures + 1
-        self.connection.failed(self.clock(), error, retry_backoff(failures))
+        wait = retry_backoff(failures)
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after > wait:
+            wait = min(float(retry_after), MAX_RETRY_AFTER)  # the platform said how long
+        self.connection.failed(self.clock(), exc, wait)
+        self.retry_wait = wait
+
+    def stale_after(self) -> float | None:
+        """How old live data may get before the status line calls it stale (None: paused)."""
+        if self.paused:
+            return None
+        return 2 * self.next_refresh_in() + STALE_GRACE
 
     def next_refresh_in(self) -> float:
         """Seconds until the next poll: the platform's rhythm, or backoff while failing.
@@ -401,7 +458,7 @@ class ConsoleServices:
         longer, so polling never takes more than about a fifth of the console's time.
         """
         if self.connection.failures:
-            return retry_backoff(self.connection.failures)
+            return self.retry_wait
         rhythm = self.settings.refresh_active if self.inbox.total else self.settings.refresh_idle
         return max(rhythm, POLL_DUTY_FACTOR * self.last_refresh_took)
 

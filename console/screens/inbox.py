@@ -53,6 +53,7 @@ class InboxScreen(TaskScreen):
         Binding("R", "refresh", "Refresh", show=False, id="inbox.refresh"),
         Binding("p", "pause", "Pause", show=False, id="inbox.pause"),
         Binding("O", "outbox", "Outbox", id="inbox.outbox"),
+        Binding("L", "link", "Link details", show=False, id="inbox.link"),
         Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
         Binding("q", "quit", "Quit", id="inbox.quit"),
         # No description: one help line covers all ten (see HELP_EXTRA).
@@ -136,7 +137,7 @@ class InboxScreen(TaskScreen):
         inbox = services.inbox
         settings = services.settings
         now = services.clock()
-        parts = [services.connection.describe(now)]
+        parts = [services.connection.describe(now, stale_after=services.stale_after())]
         if services.paused:
             parts.append("⏸ paused")
         parts.append(f"{inbox.shown}/{inbox.total} tasks")
@@ -310,6 +311,11 @@ class InboxScreen(TaskScreen):
         from .outbox import OutboxScreen
 
         self.app.push_screen(OutboxScreen())
+
+    def action_link(self) -> None:
+        from .connection import ConnectionScreen
+
+        self.app.push_screen(ConnectionScreen(self.services))
 
     def action_quit(self) -> None:
         self.cc.action_quit()
