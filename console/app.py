@@ -7,10 +7,12 @@ Decision: screen → modal → ``submit_decision`` (outbox, held for the undo wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -19,7 +21,7 @@ from textual.timer import Timer
 
 from client import APIError
 
-from . import _runtime
+from . import _runtime, crash
 from .commands import TaskCommands
 from .decisions import Decision, NotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
@@ -44,9 +46,16 @@ class CommandCenterApp(App[None]):
         Binding("u", "undo", "Undo", show=False, id="app.undo"),
     ]
 
-    def __init__(self, services: ConsoleServices) -> None:
+    def __init__(
+        self,
+        services: ConsoleServices,
+        *,
+        secrets: Callable[[], tuple[str, ...]] = tuple,
+    ) -> None:
         super().__init__()
         self.services = services
+        # What a crash report must never show (the token); a function, so no attribute holds it.
+        self._secrets = secrets
         self._refresh_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._countdown: Timer | None = None
@@ -72,6 +81,16 @@ class CommandCenterApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.services.aclose()
+
+    def _fatal_error(self) -> None:
+        """Textual's hook for an unhandled exception (textual 8.2.8, pinned): its own report
+        prints every frame's locals, the token among them. Ours is two lines on screen and a
+        redacted report on disk (console/crash.py)."""
+        error = sys.exc_info()[1] or RuntimeError("unknown error")
+        secrets = self._secrets()
+        report = crash.write_report(error, secrets)
+        self.bell()
+        self.panic(Text(crash.crash_message(error, report, secrets)))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -172,7 +172,7 @@ class Settlement:
     entry: OutboxEntry
     how: Settled
     message: str
-    error: APIError | None = None
+    error: Exception | None = None
     completion: Completion | None = None
     # The decision was applied but its audit line could not be written (it is retried).
     audit_error: str | None = None
@@ -247,7 +247,7 @@ def _past(entry: OutboxEntry) -> str:
 
 
 def _sentence(
-    entry: OutboxEntry, how: Settled, error: APIError | None, recorded: Mapping[str, Any] | None
+    entry: OutboxEntry, how: Settled, error: Exception | None, recorded: Mapping[str, Any] | None
 ) -> str:
     doing = _doing(entry)
     if how is Settled.APPLIED:
@@ -292,10 +292,12 @@ def _sentence(
             _short(error)
         )
     assert error is not None
+    if not isinstance(error, APIError):
+        return f"Not sent: the request could not be built – {clean(str(error), max_len=300)}"
     return describe_error(error, doing=doing)
 
 
-def _short(error: APIError | None) -> str:
+def _short(error: Exception | None) -> str:
     if error is None:
         return "no answer"
     words = getattr(error, "error", None) or error.message
@@ -462,7 +464,7 @@ class DecisionService:
         while isinstance(step, str):
             try:
                 answer = await _call(self.client, step, entry)
-            except APIError as exc:
+            except (APIError, ValueError) as exc:  # ValueError: refused before sending
                 step = _resume(flow, exc, thrown=True)
             else:
                 step = _resume(flow, answer)
@@ -476,7 +478,7 @@ class DecisionService:
         while isinstance(step, str):
             try:
                 answer = _call(self.client, step, entry)
-            except APIError as exc:
+            except (APIError, ValueError) as exc:  # ValueError: refused before sending
                 step = _resume(flow, exc, thrown=True)
             else:
                 step = _resume(flow, answer)
@@ -498,7 +500,7 @@ class DecisionService:
             # A 409 means the task is completed; by whom is read from the run's events.
             try:
                 events = yield _EVENTS
-            except APIError:
+            except (APIError, ValueError):
                 events = []
             return self._conflict(entry, exc, events)
         except CompletionFailedError as exc:
@@ -516,6 +518,10 @@ class DecisionService:
                 entry = store.requeue(entry.key, str(exc), ambiguous=True)
                 return self._queued(entry, exc)
             return self._fail(entry, Settled.REFUSED, exc)
+        except ValueError as exc:
+            # The client refused to build the request (an id that would change the URL, a
+            # value JSON cannot carry): nothing was sent, and sending again cannot help.
+            return self._fail(entry, Settled.REFUSED, exc)
         return self._done(entry, Settled.APPLIED, completion=completion)
 
     def _queued(self, entry: OutboxEntry, error: APIError) -> Settlement:
@@ -523,7 +529,7 @@ class DecisionService:
             entry, Settled.QUEUED, _sentence(entry, Settled.QUEUED, error, None), error
         )
 
-    def _fail(self, entry: OutboxEntry, how: Settled, error: APIError) -> Settlement:
+    def _fail(self, entry: OutboxEntry, how: Settled, error: Exception) -> Settlement:
         assert self.outbox is not None
         failed = self.outbox.fail(entry.key, str(error), _OUTCOME_OF[how])
         return Settlement(failed, how, _sentence(failed, how, error, None), error)
@@ -561,7 +567,7 @@ class DecisionService:
         how: Settled,
         *,
         completion: Completion | None = None,
-        error: APIError | None = None,
+        error: Exception | None = None,
         recorded: Mapping[str, Any] | None = None,
     ) -> Settlement:
         """The platform's final word: out of the queue first, then the audit line."""

@@ -66,7 +66,7 @@ def build_app(
         prefetch=prefetch,
         poll_client=poll_client,
     )
-    return CommandCenterApp(services)
+    return CommandCenterApp(services, secrets=lambda: (token,))
 
 
 def run_console(
@@ -76,6 +76,9 @@ def run_console(
     outbox: Outbox | None = None,
     audit: AuditLog | None = None,
 ) -> None:
+    from .crash import disable_core_dumps
+
+    disable_core_dumps()  # a core file would hold the token in clear
     _runtime.take_over()  # before the prefetch builds a listing the collector would scan
     prefetch = Prefetch(settings, token)  # first, so the request overlaps the imports below
     try:
