@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ._context import connection_options, given, is_loopback
+from ._context import connection_options, given, is_loopback, read_token, resolve_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -161,37 +161,102 @@ class _BackgroundStub:
             raise click.ClickException(f"The demo stub failed to start: {self.error!r}")
 
 
+def _public_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) origin (and path) the page, its files and its WebSocket are reached at."""
+    from ..serve_guard import parse_origin
+
+    if value is not None:
+        try:
+            parse_origin(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--demo", "demo_mode", is_flag=True, help="Serve the demo console (embedded stub).")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --host beyond loopback (guarded by the URL's secret only; no TLS of its own).",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    callback=_public_url,
+    help="The address browsers use, behind a reverse proxy (e.g. https://cc.example.com).",
+)
 @connection_options
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, demo_mode: bool) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    demo_mode: bool,
+    allow_remote: bool,
+    public_url: str | None,
+) -> None:
     """Serve the console in a web browser (textual-serve), one console per browser tab.
 
-    Each tab runs `command-center` with the active profile (or `command-center demo`).
+    Each tab runs `command-center` with the active profile (or `command-center demo`). Only
+    the printed URL opens it: it carries a secret made for this launch.
     """
+    from ..credentials import ENV_VAR
+    from ..serve_guard import GuardedServer
+
+    host = host.strip("[]")
+    if not is_loopback(host):
+        if not allow_remote:
+            raise click.UsageError(
+                f"--host {host} serves beyond this machine; add --allow-remote if you mean it "
+                "(or keep 127.0.0.1 and use an SSH tunnel)."
+            )
+        if host in ("0.0.0.0", "::") and public_url is None:
+            raise click.UsageError(
+                f"--host {host} listens on every interface: give --public-url with the address "
+                "browsers will use (only its Host is answered)."
+            )
+        click.echo(
+            f"Serving on {host}: only the secret in the printed URL protects your console, "
+            "and serve has no TLS of its own – put it behind a TLS proxy (--public-url https://…).",
+            err=True,
+        )
+    child_env: dict[str, str] = {}
+    if given(ctx).get("token_stdin") and not demo_mode:
+        # Read once, here: a tab's stdin is the browser terminal. Children get it by environment.
+        child_env[ENV_VAR] = read_token(ctx, resolve_connection(ctx)).token
+    server = GuardedServer(
+        _tab_command(ctx, demo_mode),
+        host=host,
+        port=port,
+        public_url=public_url,
+        title="Command Center",
+        child_env=child_env,
+    )
+    try:
+        server.serve()
+    except OSError as exc:
+        raise click.ClickException(
+            f"Cannot serve on {host}:{port}: {exc.strerror or exc}."
+        ) from None
+
+
+def _tab_command(ctx: click.Context, demo_mode: bool) -> str:
+    """The shell command each tab runs: the connection flags, minus those that read stdin."""
     import shlex
     import sys
 
-    from textual_serve.server import Server
-
-    if not is_loopback(host):
-        click.echo(
-            f"Warning: serving on {host}: textual-serve has no authentication of its own, so "
-            "anyone who can reach this port gets a console with your token. Prefer 127.0.0.1 "
-            "and an SSH tunnel.",
-            err=True,
-        )
     argv = [sys.executable, "-m", "console"]
     if demo_mode:
-        argv.append("demo")
-    else:
-        for name, value in given(ctx).items():
-            flag = "--" + name.replace("_", "-")
-            if value is True:
-                argv.append(flag)
-            elif value not in (None, False):
-                argv += [flag, str(value)]
-    Server(shlex.join(argv), host=host, port=port, title="Command Center").serve()
+        return shlex.join([*argv, "demo"])
+    for name, value in given(ctx).items():
+        if name == "token_stdin":
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value not in (None, False):
+            argv += [flag, str(value)]
+    return shlex.join(argv)
