@@ -9,11 +9,21 @@ Operators often work on headless Linux boxes over SSH, where ``keyring`` has no 
 every keyring call runs in a daemon thread and is abandoned after ``keyring_timeout`` seconds: a
 hung call can neither freeze the console nor block interpreter exit.
 
+A plaintext "keyring" is not a keyring. keyrings.alt's ``PlaintextKeyring`` (pulled in by the
+test extras, or installed by hand) writes the token base64-encoded to a file nobody checks, so it,
+the fail and null backends, and any backend that rates itself below 1 ("not recommended") count
+as no keyring: storing then refuses exactly as on a headless box. A backend the operator selected
+explicitly (``PYTHON_KEYRING_BACKEND`` or ``keyringrc.cfg``) is respected whatever its priority –
+unless it is plaintext, which is refused and said so. Tokens left in a plaintext backend by an
+earlier version are never used, and ``logout`` or a new ``login`` deletes them.
+
 The token itself never appears in a ``repr``, an exception message or a log line.
 """
 
 from __future__ import annotations
 
+import configparser
+import contextlib
 import enum
 import logging
 import os
@@ -21,10 +31,11 @@ import queue
 import re
 import secrets
 import stat
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -33,6 +44,7 @@ import platformdirs
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 from keyring.errors import NoKeyringError, PasswordDeleteError
+from keyring.util import platform_ as keyring_platform
 
 __all__ = [
     "ENV_VAR",
@@ -109,7 +121,7 @@ class _KeyringTimeout(Exception):
 
 
 class _KeyringUnusable(Exception):
-    """The active backend cannot store anything (fail, null, or a chain of only those)."""
+    """The active backend cannot, or must not, hold a token (see ``_judge``)."""
 
 
 def _run_bounded(fn: Callable[[], _T], timeout: float, name: str) -> _T:
@@ -160,19 +172,6 @@ def _remember_stuck(thread: threading.Thread) -> None:
         _stuck_thread = thread
 
 
-def _backend_problem(backend: KeyringBackend) -> str | None:
-    """Why ``backend`` cannot hold a token, or None if it can (as far as its type tells)."""
-    if isinstance(backend, fail.Keyring):
-        return "no keyring backend is available"
-    if isinstance(backend, null.Keyring):
-        return "the configured keyring backend is the null backend, which silently stores nothing"
-    if isinstance(backend, chainer.ChainerBackend):
-        chained = list(backend.backends)
-        if all(_backend_problem(inner) for inner in chained):
-            return "the chained keyring backend has no backend that can store anything"
-    return None
-
-
 def _backend_label(backend: KeyringBackend) -> str:
     """A display name such as ``SecretService Keyring`` (``str(backend)`` would query priority)."""
     label = str(type(backend).name)
@@ -180,6 +179,131 @@ def _backend_label(backend: KeyringBackend) -> str:
         inner = ", ".join(_backend_label(b) for b in backend.backends)
         label = f"{label} ({inner or 'no backends'})"
     return label
+
+
+def _is_plaintext(backend: KeyringBackend) -> bool:
+    """Whether ``backend`` keeps secrets readable on disk. keyrings.alt's ``PlaintextKeyring``
+    (file and pyfs flavours) only base64-encodes them: an encoding, not a protection. Matched by
+    class name, so keyrings.alt need not be installed or imported to recognise it."""
+    if any("plaintext" in klass.__name__.lower() for klass in type(backend).__mro__):
+        return True
+    inner = getattr(backend, "_keyring", None)  # keyrings.alt.multi.MultipartKeyringWrapper
+    return isinstance(inner, KeyringBackend) and _is_plaintext(inner)
+
+
+def _plaintext_file(backend: KeyringBackend) -> str | None:
+    """The file a plaintext backend writes to (``~/.local/share/python_keyring/…``), if known."""
+    path = getattr(backend, "file_path", None)
+    return _display_path(Path(path)) if isinstance(path, str) else None
+
+
+def _plaintext_place(backend: KeyringBackend) -> str:
+    """``plain-text keyring file PlaintextKeyring (~/.local/share/python_keyring/…)``."""
+    place = f"plain-text keyring {_backend_label(backend)}"
+    path = _plaintext_file(backend)
+    return f"{place} ({path})" if path else place
+
+
+def _configured_backend() -> tuple[str, str] | None:
+    """``(where, class name)`` of the backend the operator selected, as keyring reads it:
+    ``PYTHON_KEYRING_BACKEND`` first, else ``default-keyring`` in ``keyringrc.cfg``."""
+    name = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+    if name:
+        return "PYTHON_KEYRING_BACKEND", name
+    path = keyring_platform.config_root() / "keyringrc.cfg"
+    config = configparser.RawConfigParser()
+    try:
+        config.read(path, encoding="utf-8")
+        name = config.get("backend", "default-keyring", fallback="").strip()
+    except (configparser.Error, OSError, UnicodeError):
+        return None
+    return (_display_path(path), name) if name else None
+
+
+def _chosen_in(backend: KeyringBackend) -> str | None:
+    """Where the operator explicitly selected ``backend``'s class, or None if they did not.
+
+    Only already-imported modules are looked at: keyring imported the selected one to load it,
+    and naming a module must not make us import (run) it.
+    """
+    configured = _configured_backend()
+    if configured is None:
+        return None
+    where, name = configured
+    cls = type(backend)
+    if name == f"{cls.__module__}.{cls.__qualname__}":
+        return where
+    module_name, _, attr = name.rpartition(".")
+    module = sys.modules.get(module_name)
+    return where if module is not None and getattr(module, attr, None) is cls else None
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the active keyring backend is good for."""
+
+    backend: KeyringBackend | None  # where tokens go; None when there is no keyring to use
+    label: str
+    problem: str | None = None  # why ``backend`` is None
+    # Plaintext backends in play: never used, but a token found there is reported and removed.
+    plaintext: tuple[KeyringBackend, ...] = ()
+
+
+def _judge(backend: KeyringBackend) -> _Verdict:
+    """Whether ``backend`` can hold a token (as far as its type, priority and the operator's
+    explicit choice tell). May query D-Bus through ``priority``: call it in a bounded thread."""
+    label = _backend_label(backend)
+    if isinstance(backend, fail.Keyring):
+        return _Verdict(None, label, "no keyring backend is available")
+    if isinstance(backend, null.Keyring):
+        return _Verdict(
+            None,
+            label,
+            "the configured keyring backend is the null backend, which silently stores nothing",
+        )
+    if isinstance(backend, chainer.ChainerBackend):
+        # The chainer falls through to the next backend: judge each, use the best good one.
+        verdicts = [_judge(inner) for inner in backend.backends]
+        plaintext = tuple(b for v in verdicts for b in v.plaintext)
+        usable = [v for v in verdicts if v.backend is not None]
+        if usable:
+            return replace(usable[0], plaintext=plaintext)
+        problem = "the chained keyring backend has no backend that can store anything"
+        if plaintext:
+            names = ", ".join(_backend_label(b) for b in plaintext)
+            problem = (
+                "the chained keyring backend has no backend that keeps a token safe "
+                f"({names} would keep it in plain text)"
+            )
+        return _Verdict(None, label, problem, plaintext)
+    chosen_in = _chosen_in(backend)
+    if _is_plaintext(backend):
+        path = _plaintext_file(backend)
+        writes = "would write the token in plain text" + (f" to {path}" if path else "")
+        if chosen_in:
+            problem = (
+                f"the keyring backend {label}, selected in {chosen_in}, {writes}, so it is not "
+                "used as a keyring even though you chose it"
+            )
+        else:
+            problem = f"the detected keyring backend, {label}, {writes} – that is not a keyring"
+        return _Verdict(None, label, problem, (backend,))
+    try:
+        priority = float(backend.priority)
+    except Exception as exc:
+        return _Verdict(
+            None, label, f"the keyring backend {label} cannot be used here ({_describe_exc(exc)})"
+        )
+    if chosen_in:
+        return _Verdict(backend, f"{label}, selected in {chosen_in}")
+    if priority < 1:
+        return _Verdict(
+            None,
+            label,
+            f"the keyring backend {label} rates itself as not recommended (priority "
+            f"{priority:g}); select it in PYTHON_KEYRING_BACKEND or keyringrc.cfg if you trust it",
+        )
+    return _Verdict(backend, label)
 
 
 def _describe_exc(exc: BaseException) -> str:
@@ -224,8 +348,8 @@ def keyring_status(timeout: float = 3.0) -> tuple[bool, str]:
     """
 
     def probe() -> tuple[str | None, str]:
-        backend = keyring.get_keyring()
-        return _backend_problem(backend), _backend_label(backend)
+        verdict = _judge(keyring.get_keyring())
+        return verdict.problem, verdict.label
 
     try:
         problem, label = _run_bounded(probe, timeout, "keyring-status")
@@ -246,6 +370,7 @@ class _KeyringProbe:
     where: str | None = None
     note: str | None = None
     invalid: CredentialsError | None = None
+    plaintext_copy: str | None = None  # where an unused plain-text copy of the token is
 
 
 class CredentialStore:
@@ -307,7 +432,36 @@ class CredentialStore:
         token_from_file = self._read_file()
         if token_from_file is not None:
             return FoundToken(token_from_file, TokenSource.FILE, str(self.token_path))
+        if probe.plaintext_copy is not None:
+            # Saying "no token" would hide that one is lying around in plain text.
+            raise CredentialsError(
+                f"The token stored for profile {self.profile!r} is in the "
+                f"{probe.plaintext_copy}, readable by anyone who can read that file, so it is "
+                "not used. Run "
+                f"`command-center logout --profile {self.profile}` to delete that copy, then log "
+                f"in again with a working keyring, set {ENV_VAR}, or use --insecure-storage."
+            )
         return None
+
+    def check_keyring(self) -> None:
+        """Raise KeyringUnavailableError if no keyring can hold a token, before one is asked
+        for; reads and writes nothing. ``store`` still verifies by reading the token back."""
+
+        def check(verdict: _Verdict) -> None:
+            if verdict.backend is None:
+                raise _KeyringUnusable(verdict.problem or "no keyring backend is available")
+
+        try:
+            self._keyring_run(check, "keyring-check")
+        except _KeyringTimeout:
+            reason = self._timeout_text()
+        except _KeyringUnusable as exc:
+            reason = str(exc)
+        except Exception as exc:
+            reason = f"detecting the keyring backend failed ({_describe_exc(exc)})"
+        else:
+            return
+        raise KeyringUnavailableError(self._unavailable_message(reason))
 
     def store(self, token: str, *, insecure_storage: bool = False) -> FoundToken:
         """Store ``token`` in the keyring, or in a 0600 file if ``insecure_storage``.
@@ -342,6 +496,9 @@ class CredentialStore:
         else:
             if stored:
                 self._unlink_file_quietly()
+                self._delete_keyring_copy(
+                    consequence="a plain-text copy is left behind", plaintext_only=True
+                )
                 return FoundToken(token, TokenSource.KEYRING, self._keyring_where(label))
             reason = (
                 f"the keyring backend {label} accepted the token but did not return it when "
@@ -350,15 +507,13 @@ class CredentialStore:
         raise KeyringUnavailableError(self._unavailable_message(reason))
 
     def remove(self) -> list[str]:
-        """Remove the token from the keyring (best effort) and the token file.
+        """Remove the token from the keyring and any plaintext backend (best effort) and from
+        the token file.
 
         Returns the places it was actually removed from. ``COMMAND_CENTER_TOKEN`` cannot be
         removed from here and is never listed; call ``describe()`` to see what is left.
         """
-        removed: list[str] = []
-        where = self._delete_keyring_copy(consequence="it was not removed")
-        if where:
-            removed.append(where)
+        removed = self._delete_keyring_copy(consequence="it was not removed")
         try:
             os.unlink(self.token_path)
         except FileNotFoundError:
@@ -392,28 +547,39 @@ class CredentialStore:
             return f"{probe.where}, refused: {probe.invalid}"
         if probe.where is not None:
             return probe.where
-        parts = [part for part in (self._describe_file(), probe.note) if part]
+        plaintext = (
+            f"a plain-text copy in the {probe.plaintext_copy}, not used (`logout` deletes it)"
+            if probe.plaintext_copy
+            else None
+        )
+        parts = [part for part in (self._describe_file(), probe.note, plaintext) if part]
         return "; ".join(parts) or "none"
 
     # -- keyring ------------------------------------------------------------------------------
 
-    def _keyring_call(self, op: Callable[[KeyringBackend], _T], name: str) -> tuple[_T, str]:
-        """Run ``op`` on the active backend, bounded by the timeout; returns its result and the
-        backend's label. Backend detection happens inside the thread, since it may hang too."""
+    def _keyring_run(self, fn: Callable[[_Verdict], _T], name: str) -> _T:
+        """Judge the active backend and run ``fn`` on the verdict, bounded by the timeout.
+        Detection and judging happen inside the thread, since they may hang too."""
         _fail_fast_while_stuck()
 
-        def run() -> tuple[_T, str]:
-            backend = keyring.get_keyring()
-            problem = _backend_problem(backend)
-            if problem:
-                raise _KeyringUnusable(problem)
-            return op(backend), _backend_label(backend)
+        def run() -> _T:
+            return fn(_judge(keyring.get_keyring()))
 
         try:
             return _run_bounded(run, self.keyring_timeout, name)
         except _KeyringTimeout as exc:
             _remember_stuck(exc.thread)
             raise
+
+    def _keyring_call(self, op: Callable[[KeyringBackend], _T], name: str) -> tuple[_T, str]:
+        """Run ``op`` on the backend that may hold tokens; returns its result and label."""
+
+        def use(verdict: _Verdict) -> tuple[_T, str]:
+            if verdict.backend is None:
+                raise _KeyringUnusable(verdict.problem or "no keyring backend is available")
+            return op(verdict.backend), verdict.label
+
+        return self._keyring_run(use, name)
 
     def _keyring_where(self, label: str) -> str:
         return f"keyring (service {self.service}, backend {label})"
@@ -427,11 +593,21 @@ class CredentialStore:
     def _probe_keyring(self) -> _KeyringProbe:
         """Look the token up in the keyring; problems become a note instead of an error."""
 
-        def get(backend: KeyringBackend) -> str | None:
-            return backend.get_password(self.service, _KEYRING_USERNAME)
+        def get(verdict: _Verdict) -> tuple[str | None, str, str | None]:
+            value = None
+            if verdict.backend is not None:
+                value = verdict.backend.get_password(self.service, _KEYRING_USERNAME)
+            if value is None or not value.strip():
+                for plain in verdict.plaintext:
+                    with contextlib.suppress(Exception):  # only to say a copy is there
+                        if plain.get_password(self.service, _KEYRING_USERNAME):
+                            return None, verdict.label, _plaintext_place(plain)
+                if verdict.backend is None:
+                    raise _KeyringUnusable(verdict.problem or "no keyring backend is available")
+            return value, verdict.label, None
 
         try:
-            value, label = self._keyring_call(get, "keyring-get")
+            value, label, plaintext_copy = self._keyring_run(get, "keyring-get")
         except _KeyringTimeout:
             _log.warning("Keyring lookup for %s gave up: %s.", self.service, self._timeout_text())
             return _KeyringProbe(note=f"keyring timed out after {self.keyring_timeout:g} s")
@@ -441,6 +617,8 @@ class CredentialStore:
         except Exception as exc:
             _log.warning("Keyring lookup for %s failed (%s).", self.service, _describe_exc(exc))
             return _KeyringProbe(note=f"keyring failed ({_describe_exc(exc)})")
+        if plaintext_copy is not None:
+            return _KeyringProbe(plaintext_copy=plaintext_copy)
         if value is None or not value.strip():
             return _KeyringProbe()
         where = self._keyring_where(label)
@@ -451,24 +629,37 @@ class CredentialStore:
             return _KeyringProbe(where=where, invalid=exc)
         return _KeyringProbe(token=token, where=where)
 
-    def _delete_keyring_copy(self, *, consequence: str) -> str | None:
-        """Delete this profile's keyring entry if there is one; returns where it was removed.
+    def _delete_keyring_copy(self, *, consequence: str, plaintext_only: bool = False) -> list[str]:
+        """Delete this profile's keyring entries; returns the places it was removed from.
 
-        Best effort: an unavailable keyring has nothing to delete, and a failing or hanging one
-        is logged (with ``consequence`` saying why that matters) rather than raised.
+        Covers the backend in use (unless ``plaintext_only``) and any plaintext backend, where
+        an earlier version may have left the token readable on disk. Best effort: an
+        unavailable keyring has nothing to delete, and a failing or hanging one is logged (with
+        ``consequence`` saying why that matters) rather than raised.
         """
 
-        def delete(backend: KeyringBackend) -> bool:
-            # Read first: a backend that silently ignores the delete must not count as removed.
-            if backend.get_password(self.service, _KEYRING_USERNAME) is None:
-                return False
-            backend.delete_password(self.service, _KEYRING_USERNAME)
-            return True
+        def delete(verdict: _Verdict) -> tuple[list[str], list[str]]:
+            targets = [(b, f"the {_plaintext_place(b)}") for b in verdict.plaintext]
+            if verdict.backend is not None and not plaintext_only:
+                targets.insert(0, (verdict.backend, self._keyring_where(verdict.label)))
+            removed: list[str] = []
+            failed: list[str] = []
+            for backend, where in targets:
+                try:
+                    # Read first: a backend that silently ignores the delete must not count.
+                    if backend.get_password(self.service, _KEYRING_USERNAME) is None:
+                        continue
+                    backend.delete_password(self.service, _KEYRING_USERNAME)
+                except (NoKeyringError, PasswordDeleteError):
+                    continue
+                except Exception as exc:
+                    failed.append(f"{where}: {_describe_exc(exc)}")
+                    continue
+                removed.append(where)
+            return removed, failed
 
         try:
-            deleted, label = self._keyring_call(delete, "keyring-delete")
-        except (_KeyringUnusable, NoKeyringError, PasswordDeleteError):
-            return None
+            removed, failed = self._keyring_run(delete, "keyring-delete")
         except _KeyringTimeout:
             _log.warning(
                 "Could not check the keyring for a token of %s (%s); if there is one, %s.",
@@ -476,16 +667,17 @@ class CredentialStore:
                 self._timeout_text(),
                 consequence,
             )
-            return None
+            return []
         except Exception as exc:
+            failed, removed = [_describe_exc(exc)], []
+        for failure in failed:
             _log.warning(
                 "Could not remove the keyring token of %s (%s); %s.",
                 self.service,
-                _describe_exc(exc),
+                failure,
                 consequence,
             )
-            return None
-        return self._keyring_where(label) if deleted else None
+        return removed
 
     def _unavailable_message(self, reason: str) -> str:
         return (
@@ -582,22 +774,16 @@ class CredentialStore:
         return f"file {display} ({mode})"
 
     def _prepare_dir(self) -> None:
-        """Create the token directory 0700, or tighten our own existing one to 0700."""
-        directory = self.token_dir
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _POSIX:
-            return
-        st = os.stat(directory)
-        if st.st_uid != os.getuid():
-            raise CredentialsError(
-                f"The token directory {directory} belongs to another user (uid {st.st_uid}), "
-                "who could replace the token file. Use a directory of your own."
-            )
-        if stat.S_IMODE(st.st_mode) != 0o700:
-            os.chmod(directory, 0o700)
+        """Create the token directory 0700; an existing one is used as it is (never chmod'ed)
+        if only we can change it, and refused otherwise."""
+        from .outbox import private_dir  # lazily: reading a token needs none of the outbox
+
+        private_dir(self.token_dir, advice="Keep the token in a directory that only you can change")
 
     def _write_file(self, token: str) -> None:
         """Write atomically: a fresh 0600 temp file in the same directory, fsync, rename."""
+        from .outbox import UnsafeDirectoryError
+
         path = self.token_path
         tmp = self.token_dir / f".{self.profile}.token.{secrets.token_hex(8)}.tmp"
         try:
@@ -618,6 +804,11 @@ class CredentialStore:
             finally:
                 os.close(fd)
             os.replace(tmp, path)
+        except UnsafeDirectoryError as exc:
+            message = str(exc)
+            raise CredentialsError(
+                f"The token was not stored: {message[:1].lower()}{message[1:]}"
+            ) from None
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise CredentialsError(

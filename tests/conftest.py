@@ -1,16 +1,33 @@
-"""Shared fixtures: a fixed clock, the seeded stub state, its app and a live stub server."""
+"""Shared fixtures: a fixed clock, the seeded stub state, its app and a live stub server.
+
+Also the keyring every test starts from: keyring's fail backend, selected explicitly for the whole
+session (and every subprocess a test starts). The test extras install keyrings.alt, whose
+plaintext file backend keyring would otherwise detect; and no test may touch the developer's real
+keyring. Tests that need a working keyring install an in-memory one of their own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import keyring.core
 import pytest
 from fastapi import FastAPI
 
 from server_stub import StubServer, StubState, create_app, seed_demo
 
 FIXED_NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+TEST_KEYRING_BACKEND = "keyring.backends.fail.Keyring"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def explicit_test_keyring() -> Iterator[None]:
+    """Select keyring's fail backend by name for the session, as an operator would."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHON_KEYRING_BACKEND", TEST_KEYRING_BACKEND)
+        patch.setattr(keyring.core, "_keyring_backend", None)  # detect again, from the env
+        yield
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ Commands live in modules named for what they do: ``stub`` (stub-server, demo, se
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
 from client import __version__
 
 from ._context import connection_options, read_token, resolve_connection
-from ._exit import EXIT_CODES_HELP
+from ._exit import EXIT_CODES_HELP, INTERRUPTED
 
 # Subcommand → module that defines it. Imported when invoked (or listed by --help), so opening
 # the console does not load the code of every other command first.
@@ -42,6 +43,29 @@ class _LazyGroup(click.Group):
         command = getattr(commands, cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; Ctrl-C ends it with exit 130 and one line, not click's "Aborted!"
+        (exit 1, which reads as an API error) and never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            pass
+        except click.Abort as exc:
+            # click's prompts turn Ctrl-C into Abort; an Abort of its own (EOF) stays as it is.
+            if not isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+                raise
+        _say_interrupted()
+        raise click.exceptions.Exit(INTERRUPTED)
+
+
+def _say_interrupted() -> None:
+    try:
+        # The terminal already echoed "^C"; start a fresh line there, not in a log file.
+        fresh_line = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        fresh_line = False
+    click.echo(("\n" if fresh_line else "") + "Interrupted.", err=True)
 
 
 @click.group(

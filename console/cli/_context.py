@@ -7,6 +7,7 @@ between a command and its subcommands.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import sys
@@ -140,15 +141,36 @@ def check_transport(base_url: str, *, allow_insecure_http: bool) -> None:
         )
 
 
+def request_token_stdin(ctx: click.Context) -> None:
+    """Act as if --token-stdin was given (for ``login --with-token``, its deprecated alias)."""
+    ctx.meta.setdefault(_META_KEY, {})["token_stdin"] = True
+
+
+def stdin_token(ctx: click.Context) -> str | None:
+    """The first line of standard input if --token-stdin was given, else None.
+
+    The one place a token is read from stdin, so every command (login included) takes it the
+    same way. Empty input is an error rather than a fall-back to another, stored identity.
+    """
+    if not given(ctx).get("token_stdin"):
+        return None
+    stream = sys.stdin
+    if stream is None:
+        raise CommandError("--token-stdin was given but there is no standard input.", AUTH)
+    with contextlib.suppress(AttributeError, ValueError):
+        if stream.isatty():  # a terminal: say why nothing seems to happen
+            click.echo("Reading the token from standard input (one line)…", err=True)
+    token = stream.readline().strip()
+    if not token:
+        raise CommandError("--token-stdin was given but standard input was empty.", AUTH)
+    return token
+
+
 def read_token(ctx: click.Context, connection: Connection) -> FoundToken:
     """The token by the documented order: --token-stdin / environment, keyring, insecure file."""
-    stdin_token = None
-    if given(ctx).get("token_stdin"):
-        stdin_token = sys.stdin.readline().strip()
-        if not stdin_token:
-            raise CommandError("--token-stdin was given but standard input was empty.", AUTH)
+    piped = stdin_token(ctx)
     try:
-        found = CredentialStore(connection.profile_name).find(stdin_token=stdin_token)
+        found = CredentialStore(connection.profile_name).find(stdin_token=piped)
     except CredentialsError as exc:
         raise CommandError(str(exc), AUTH) from None
     if found is None:

@@ -22,7 +22,8 @@ INTERRUPTED = 130  # Ctrl-C
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 API or network error, 2 usage or bad input, 3 authentication or "
     "permission, 4 conflict (already completed), 5 not confirmed (the decision is kept in the "
-    "outbox: `command-center outbox --retry` sends it again with the same key)."
+    "outbox: `command-center outbox --retry` sends it again with the same key), 130 "
+    "interrupted (Ctrl-C)."
 )
 
 

@@ -10,40 +10,93 @@ import click
 from client import APIError, CommandCenterClient
 
 from ..config import config_path, save_profile
-from ..credentials import CredentialsError, CredentialStore
+from ..credentials import ENV_VAR, CredentialsError, CredentialStore
 from ..error_text import describe_error
 from ..widgets.safe_text import clean
-from ._context import connection_options, resolve_connection
+from ._context import connection_options, request_token_stdin, resolve_connection, stdin_token
 from ._exit import AUTH, USAGE, CommandError, exit_code_for
+
+
+def _with_token(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        click.echo("warning: --with-token is deprecated; use --token-stdin.", err=True)
+        request_token_stdin(ctx)
+
+
+def _interactive() -> bool:
+    """Whether someone can answer the hidden prompt: standard input is a terminal."""
+    stdin = sys.stdin
+    try:
+        return stdin is not None and stdin.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
+def _token_to_check(ctx: click.Context) -> str:
+    """The token login checks: --token-stdin, else COMMAND_CENTER_TOKEN, else a hidden prompt.
+
+    Scripts and CI never sit at a prompt nobody sees: without a terminal and without either
+    source, login says what to do instead.
+    """
+    piped = stdin_token(ctx)
+    if piped is not None:
+        return piped
+    from_env = os.environ.get(ENV_VAR, "").strip()
+    if from_env:
+        click.echo(
+            f"Using the token in {ENV_VAR} (while it is set, it is used before the stored one).",
+            err=True,
+        )
+        return from_env
+    if not _interactive():
+        raise CommandError(
+            f"No token to check: standard input is not a terminal, so there is no one to ask. "
+            f"Pipe the token in with --token-stdin, or set {ENV_VAR}. Nothing was stored.",
+            USAGE,
+        )
+    return str(click.prompt("Personal access token", hide_input=True)).strip()
 
 
 @click.command()
 @connection_options
-@click.option("--with-token", is_flag=True, help="Read the token from standard input.")
+@click.option(
+    "--with-token",
+    is_flag=True,
+    hidden=True,
+    expose_value=False,
+    callback=_with_token,
+    help="Deprecated alias of --token-stdin.",
+)
 @click.option(
     "--insecure-storage",
     is_flag=True,
     help="Without a usable keyring: keep the token in a file only you can read (mode 0600).",
 )
 @click.pass_context
-def login(ctx: click.Context, with_token: bool, insecure_storage: bool) -> None:
+def login(ctx: click.Context, insecure_storage: bool) -> None:
     """Check a personal access token against the API, store it, and save the profile.
 
-    The token goes to the OS keyring (service command-center-tui:<profile>); the profile's
-    base URL, tenant and project go to the config file, so later commands need no flags.
+    The token is read from --token-stdin, else COMMAND_CENTER_TOKEN, else asked for (hidden,
+    only on a terminal). It goes to the OS keyring (service command-center-tui:<profile>); a
+    plaintext backend such as keyrings.alt's PlaintextKeyring is not a keyring and is refused,
+    even when selected with PYTHON_KEYRING_BACKEND. The profile's base URL, tenant and project
+    go to the config file, so later commands need no flags.
 
     \b
     Examples:
       command-center login --profile prod --base-url https://api.agentruntime.io \\
           --tenant acme --project proj_42
-      echo "$PAT" | command-center login --profile ci --with-token --insecure-storage
+      echo "$PAT" | command-center login --profile ci --token-stdin --insecure-storage
     """
     connection = resolve_connection(ctx, creating=True)
     settings = connection.settings()
-    if with_token:
-        token = sys.stdin.readline().strip()
-    else:
-        token = click.prompt("Personal access token", hide_input=True).strip()
+    try:
+        store = CredentialStore(connection.profile_name)
+        if not insecure_storage:
+            store.check_keyring()  # refuse before asking for a token that could not be kept
+    except CredentialsError as exc:
+        raise CommandError(str(exc), AUTH) from None
+    token = _token_to_check(ctx)
     if not token:
         raise CommandError("No token given: nothing was stored.", USAGE)
     try:
@@ -54,7 +107,6 @@ def login(ctx: click.Context, with_token: bool, insecure_storage: bool) -> None:
     except APIError as exc:
         message = describe_error(exc, doing="checking the token")
         raise CommandError(f"{message} Nothing was stored.", exit_code_for(exc)) from None
-    store = CredentialStore(connection.profile_name)
     try:
         found = store.store(token, insecure_storage=insecure_storage)
     except CredentialsError as exc:
@@ -95,8 +147,8 @@ def logout(ctx: click.Context) -> None:
             click.echo(f"Removed the token from {place}.")
     else:
         click.echo(f"No stored token for profile {connection.profile_name!r}.")
-    if os.environ.get("COMMAND_CENTER_TOKEN", "").strip():
-        click.echo("COMMAND_CENTER_TOKEN is still set in your environment: unset it too.", err=True)
+    if os.environ.get(ENV_VAR, "").strip():
+        click.echo(f"{ENV_VAR} is still set in your environment: unset it too.", err=True)
 
 
 @click.command()

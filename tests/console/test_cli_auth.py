@@ -1,4 +1,5 @@
-"""login → tasks → profiles → logout, with a real keyring backend, with none, and a hanging one."""
+"""login → tasks → profiles → logout, with a working keyring backend, with none, a plaintext one
+and a hanging one."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from console.cli import main
 from console.config import read_config
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer
 
-from .test_credentials import HangingKeyring
+from .test_credentials import HangingKeyring, MemoryKeyring
 
 
 @pytest.fixture
@@ -47,7 +48,14 @@ def no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def file_keyring(tmp_path: Path) -> PlaintextKeyring:
+def memory_keyring() -> MemoryKeyring:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture
+def plaintext_keyring(tmp_path: Path) -> PlaintextKeyring:
     backend = PlaintextKeyring()
     backend.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
     keyring.set_keyring(backend)
@@ -69,7 +77,7 @@ def login_args(server: StubServer, profile: str = "prod") -> list[str]:
         DEMO_TENANT,
         "--project",
         DEMO_PROJECT,
-        "--with-token",
+        "--token-stdin",
     ]
 
 
@@ -79,7 +87,7 @@ def assert_no_token(*results: Result) -> None:
 
 
 def test_login_with_a_keyring_then_commands_need_no_flags(
-    live_stub: StubServer, home: dict[str, str], file_keyring: PlaintextKeyring
+    live_stub: StubServer, home: dict[str, str], memory_keyring: MemoryKeyring
 ) -> None:
     login = run(home, login_args(live_stub), stdin=DEMO_CONTRIBUTOR_TOKEN + "\n")
     assert login.exit_code == 0, login.output
@@ -128,12 +136,12 @@ def test_without_a_keyring_login_refuses_then_insecure_storage_works(
 
 
 def test_a_refused_token_is_reported_and_nothing_is_stored(
-    live_stub: StubServer, home: dict[str, str], file_keyring: PlaintextKeyring
+    live_stub: StubServer, home: dict[str, str], memory_keyring: MemoryKeyring
 ) -> None:
     result = run(home, login_args(live_stub), stdin="pat_wrong_token\n")
     assert result.exit_code == 3
     assert "401" in result.output and "Nothing was stored" in result.output
-    assert file_keyring.get_password("command-center-tui:prod", "token") is None
+    assert memory_keyring.passwords == {}
     assert not Path(home["COMMAND_CENTER_CONFIG"]).exists()
 
 
@@ -161,6 +169,101 @@ def test_a_hanging_keyring_cannot_hang_login(
 
 
 def test_plain_http_to_a_remote_host_needs_the_explicit_flag(home: dict[str, str]) -> None:
-    args = ["login", "--base-url", "http://api.example.com", "--tenant", "t", "--with-token"]
+    args = ["login", "--base-url", "http://api.example.com", "--tenant", "t", "--token-stdin"]
     refused = run(home, args, stdin="pat_x")
     assert refused.exit_code == 2 and "--allow-insecure-http" in refused.output
+
+
+def test_a_plaintext_keyring_is_refused_like_no_keyring(
+    live_stub: StubServer, home: dict[str, str], plaintext_keyring: PlaintextKeyring, tmp_path: Path
+) -> None:
+    refused = run(home, login_args(live_stub), stdin=DEMO_CONTRIBUTOR_TOKEN)
+
+    assert refused.exit_code == 3
+    assert "plain text" in refused.output
+    for choice in ("COMMAND_CENTER_TOKEN", "--insecure-storage", "keyring --list-backends"):
+        assert choice in refused.output
+    assert "Token stored" not in refused.output
+    assert not (tmp_path / "keyring").exists()
+    assert not Path(home["COMMAND_CENTER_CONFIG"]).exists()
+    assert_no_token(refused)
+
+
+def test_login_takes_the_token_from_the_environment_without_a_prompt(
+    live_stub: StubServer, home: dict[str, str], memory_keyring: MemoryKeyring
+) -> None:
+    env = {**home, "COMMAND_CENTER_TOKEN": DEMO_CONTRIBUTOR_TOKEN}
+    args = [arg for arg in login_args(live_stub) if arg != "--token-stdin"]
+
+    result = run(env, args)
+
+    assert result.exit_code == 0, result.output
+    assert "Personal access token" not in result.output
+    assert "Using the token in COMMAND_CENTER_TOKEN" in result.output
+    assert memory_keyring.passwords == {
+        ("command-center-tui:prod", "token"): DEMO_CONTRIBUTOR_TOKEN
+    }
+    assert_no_token(result)
+
+
+def test_without_a_terminal_or_a_token_login_says_how_instead_of_prompting(
+    live_stub: StubServer, home: dict[str, str], memory_keyring: MemoryKeyring
+) -> None:
+    args = [arg for arg in login_args(live_stub) if arg != "--token-stdin"]
+
+    result = run(home, args)
+
+    assert result.exit_code == 2
+    assert "Personal access token" not in result.output
+    assert "--token-stdin" in result.output and "COMMAND_CENTER_TOKEN" in result.output
+    assert memory_keyring.passwords == {}
+
+
+def test_with_a_terminal_login_still_asks(
+    live_stub: StubServer,
+    home: dict[str, str],
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("console.cli.auth._interactive", lambda: True)
+    args = [arg for arg in login_args(live_stub) if arg != "--token-stdin"]
+
+    result = run(home, args, stdin=DEMO_CONTRIBUTOR_TOKEN + "\n")
+
+    assert result.exit_code == 0, result.output
+    assert "Personal access token" in result.output
+    assert memory_keyring.passwords == {
+        ("command-center-tui:prod", "token"): DEMO_CONTRIBUTOR_TOKEN
+    }
+
+
+def test_with_token_is_a_deprecated_alias_of_token_stdin(
+    live_stub: StubServer, home: dict[str, str], memory_keyring: MemoryKeyring
+) -> None:
+    args = [*login_args(live_stub)[:-1], "--with-token"]
+
+    result = run(home, args, stdin=DEMO_CONTRIBUTOR_TOKEN + "\n")
+
+    assert result.exit_code == 0, result.output
+    assert "--with-token is deprecated; use --token-stdin" in result.output
+    assert memory_keyring.passwords == {
+        ("command-center-tui:prod", "token"): DEMO_CONTRIBUTOR_TOKEN
+    }
+    help_text = run(home, ["login", "--help"]).output
+    assert "--token-stdin" in help_text and "--with-token" not in help_text
+
+
+def test_logout_removes_a_token_an_earlier_version_left_in_plain_text(
+    home: dict[str, str], plaintext_keyring: PlaintextKeyring
+) -> None:
+    plaintext_keyring.set_password("command-center-tui:default", "token", DEMO_CONTRIBUTOR_TOKEN)
+
+    env = {**home, "COMMAND_CENTER_BASE_URL": "http://127.0.0.1:9", "COMMAND_CENTER_TENANT": "t"}
+    listed = run(env, ["tasks", "list"])
+    assert listed.exit_code == 3 and "plain-text keyring" in listed.output
+
+    logout = run(home, ["logout"])
+    assert logout.exit_code == 0, logout.output
+    assert "Removed the token from the plain-text keyring" in logout.output
+    assert plaintext_keyring.get_password("command-center-tui:default", "token") is None
+    assert_no_token(listed, logout)

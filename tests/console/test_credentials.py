@@ -27,8 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
-from keyring.compat import properties
-from keyring.errors import KeyringLocked, PasswordSetError
+from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
 from keyrings.alt.file import PlaintextKeyring
 
 from console.credentials import (
@@ -57,18 +56,42 @@ UseKeyring = Callable[[KeyringBackend], None]
 
 
 class _TestOnlyBackend(KeyringBackend):
-    """Defining a backend registers it with keyring; a raising priority keeps it out of
-    keyring's own detection (it is never "viable"), so only set_keyring() uses it."""
+    """Defining a backend registers it with keyring; ``viable = False`` keeps it out of
+    keyring's own detection, so only set_keyring() uses it. Priority 1 is the lowest keyring
+    recommends, so the code under test treats it as a real keyring."""
 
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("test-only backend")
+    viable = False
+    priority = 1
 
     def get_password(self, service: str, username: str) -> str | None:
         return None
 
     def set_password(self, service: str, username: str, password: str) -> None:
         return None
+
+
+class MemoryKeyring(_TestOnlyBackend):
+    """A working keyring that keeps passwords in memory: the stand-in for a Secret Service."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.passwords.pop((service, username), None) is None:
+            raise PasswordDeleteError("no such password")
+
+
+class NotRecommendedKeyring(MemoryKeyring):
+    """A working backend that rates itself below 1, as keyrings.alt's EncryptedKeyring does."""
+
+    priority = 0.6
 
 
 class HangingKeyring(_TestOnlyBackend):
@@ -162,8 +185,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def file_keyring(tmp_path: Path, use_keyring: UseKeyring) -> PlaintextKeyring:
-    """A working keyring: keyrings.alt's plaintext file, kept in tmp_path."""
+def memory_keyring(use_keyring: UseKeyring) -> MemoryKeyring:
+    """A working keyring."""
+    backend = MemoryKeyring()
+    use_keyring(backend)
+    return backend
+
+
+@pytest.fixture
+def plaintext_keyring(tmp_path: Path, use_keyring: UseKeyring) -> PlaintextKeyring:
+    """keyrings.alt's plaintext file backend, kept in tmp_path: must never count as a keyring."""
     backend = PlaintextKeyring()
     backend.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")  # a NonDataProperty
     use_keyring(backend)
@@ -234,7 +265,7 @@ def test_token_source_values_are_plain_words() -> None:
 
 
 def test_stdin_beats_environment_beats_keyring_beats_file(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring
 ) -> None:
     make_store().store("pat_file", insecure_storage=True)
     keyring.set_password(SERVICE, "token", "pat_keyring")  # the documented service/username
@@ -261,7 +292,7 @@ def test_stdin_beats_environment_beats_keyring_beats_file(
     from_keyring = store.find()
     assert from_keyring is not None
     assert (from_keyring.token, from_keyring.source) == ("pat_keyring", TokenSource.KEYRING)
-    assert from_keyring.where == f"keyring (service {SERVICE}, backend file PlaintextKeyring)"
+    assert from_keyring.where == f"keyring (service {SERVICE}, backend {MemoryKeyring.name})"
 
     keyring.delete_password(SERVICE, "token")
     from_file = store.find()
@@ -275,7 +306,7 @@ def test_nothing_stored_finds_nothing(make_store: Callable[..., CredentialStore]
 
 
 def test_profiles_are_separate(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring
 ) -> None:
     make_store("prod").store(TOKEN)
     make_store("staging").store(OTHER, insecure_storage=True)
@@ -311,13 +342,13 @@ def test_profile_names_that_cannot_be_file_names_are_refused(profile: str) -> No
 
 def test_keyring_store_find_remove_round_trip(
     make_store: Callable[..., CredentialStore],
-    file_keyring: PlaintextKeyring,
+    memory_keyring: MemoryKeyring,
     token_dir: Path,
 ) -> None:
     store = make_store()
 
     stored = store.store(f"  {TOKEN}\n")  # a pasted newline is not part of the token
-    where = f"keyring (service {SERVICE}, backend file PlaintextKeyring)"
+    where = f"keyring (service {SERVICE}, backend {MemoryKeyring.name})"
     assert (stored.token, stored.source, stored.where) == (TOKEN, TokenSource.KEYRING, where)
     assert keyring.get_password(SERVICE, "token") == TOKEN
     assert not token_dir.exists()  # nothing written to a file
@@ -334,7 +365,7 @@ def test_keyring_store_find_remove_round_trip(
 
 
 def test_storing_in_the_keyring_removes_an_old_token_file(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring
 ) -> None:
     store = make_store()
     store.store(OTHER, insecure_storage=True)
@@ -375,8 +406,6 @@ def test_file_store_find_remove_round_trip(
 def test_file_modes_do_not_depend_on_the_umask(
     make_store: Callable[..., CredentialStore], token_dir: Path
 ) -> None:
-    token_dir.mkdir(parents=True, mode=0o755)
-    os.chmod(token_dir, 0o755)  # an existing, too-open directory of ours is tightened
     old_umask = os.umask(0)
     try:
         make_store().store(TOKEN, insecure_storage=True)
@@ -384,7 +413,38 @@ def test_file_modes_do_not_depend_on_the_umask(
         os.umask(old_umask)
 
     assert mode_of(token_dir / "prod.token") == 0o600
-    assert mode_of(token_dir) == 0o700
+    assert mode_of(token_dir) == 0o700  # created by us
+    assert mode_of(token_dir.parent) == 0o700  # so was its missing parent
+
+
+def test_an_existing_token_directory_is_used_as_it_is(
+    make_store: Callable[..., CredentialStore], token_dir: Path
+) -> None:
+    token_dir.mkdir(parents=True)
+    os.chmod(token_dir, 0o755)  # readable by others, but only we can change it
+
+    make_store().store(TOKEN, insecure_storage=True)
+
+    assert mode_of(token_dir) == 0o755  # not ours to chmod
+    assert mode_of(token_dir / "prod.token") == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777])
+def test_a_token_directory_others_can_write_is_refused_and_left_alone(
+    make_store: Callable[..., CredentialStore], token_dir: Path, mode: int
+) -> None:
+    token_dir.mkdir(parents=True)
+    os.chmod(token_dir, mode)
+
+    with pytest.raises(CredentialsError) as caught:
+        make_store().store(TOKEN, insecure_storage=True)
+
+    message = str(caught.value)
+    assert str(token_dir) in message and f"mode {mode:04o}" in message
+    assert f"chmod go-w {token_dir}" in message
+    assert TOKEN not in message
+    assert mode_of(token_dir) == mode
+    assert list(token_dir.iterdir()) == []
 
 
 def test_replacing_the_file_leaves_no_temporary_files(
@@ -422,7 +482,7 @@ def test_a_trailing_newline_in_a_hand_written_file_is_ignored(
 
 
 def test_storing_in_a_file_removes_the_keyring_copy_so_the_file_is_used(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring
 ) -> None:
     store = make_store()
     store.store(OTHER)
@@ -557,6 +617,164 @@ def test_a_chainer_of_only_the_null_backend_counts_as_unavailable(
         make_store().store(TOKEN)
 
 
+# -- plaintext and not-recommended backends -------------------------------------------------------
+
+
+class PlaintextInChainer(chainer.ChainerBackend):
+    """keyring's chainer on a box with keyrings.alt installed and no Secret Service."""
+
+    viable = False
+
+    def __init__(self, *inner: KeyringBackend) -> None:
+        super().__init__()
+        self.inner = list(inner)
+
+    @property
+    def backends(self) -> list[KeyringBackend]:
+        return self.inner
+
+
+def test_a_plaintext_backend_is_not_a_keyring(
+    make_store: Callable[..., CredentialStore], plaintext_keyring: PlaintextKeyring, tmp_path: Path
+) -> None:
+    store = make_store()
+
+    assert keyring_status(TIMEOUT)[0] is False
+    with pytest.raises(KeyringUnavailableError) as caught:
+        store.store(TOKEN)
+
+    message = str(caught.value)
+    assert "plain text" in message and "PlaintextKeyring" in message
+    for choice in (ENV_VAR, "keyring --list-backends", "--insecure-storage"):
+        assert choice in message
+    assert not (tmp_path / "keyring").exists()  # nothing written, not even an empty file
+    assert not store.token_path.exists()
+    with pytest.raises(KeyringUnavailableError, match="plain text"):
+        store.check_keyring()
+
+
+def test_an_explicitly_selected_plaintext_backend_is_refused_and_says_so(
+    make_store: Callable[..., CredentialStore],
+    plaintext_keyring: PlaintextKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+
+    with pytest.raises(KeyringUnavailableError) as caught:
+        make_store().store(TOKEN)
+
+    message = str(caught.value)
+    assert "selected in PYTHON_KEYRING_BACKEND" in message
+    assert "even though you chose it" in message
+    assert TOKEN not in message
+
+
+def test_a_backend_selected_in_keyringrc_counts_as_chosen(
+    make_store: Callable[..., CredentialStore],
+    use_keyring: UseKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    rc = tmp_path / "xdg" / "python_keyring" / "keyringrc.cfg"
+    rc.parent.mkdir(parents=True)
+    rc.write_text(f"[backend]\ndefault-keyring = {__name__}.NotRecommendedKeyring\n")
+    use_keyring(NotRecommendedKeyring())
+
+    stored = make_store().store(TOKEN)
+
+    assert stored.source is TokenSource.KEYRING
+    assert "selected in" in stored.where and "keyringrc.cfg" in stored.where
+
+
+def test_a_not_recommended_backend_counts_only_when_chosen(
+    make_store: Callable[..., CredentialStore],
+    use_keyring: UseKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = NotRecommendedKeyring()
+    use_keyring(backend)  # detected, as far as the code can tell: not chosen by the operator
+
+    with pytest.raises(KeyringUnavailableError, match=r"not recommended \(priority 0.6\)"):
+        make_store().store(TOKEN)
+    assert backend.passwords == {}
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", f"{__name__}.NotRecommendedKeyring")
+    stored = make_store().store(TOKEN)
+    assert stored.where == (
+        f"keyring (service {SERVICE}, backend {NotRecommendedKeyring.name}, selected in "
+        "PYTHON_KEYRING_BACKEND)"
+    )
+    assert backend.passwords == {(SERVICE, "token"): TOKEN}
+
+
+def test_a_chainer_uses_its_real_keyring_and_never_the_plaintext_one(
+    make_store: Callable[..., CredentialStore], use_keyring: UseKeyring, tmp_path: Path
+) -> None:
+    plaintext = PlaintextKeyring()
+    plaintext.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
+    real = MemoryKeyring()
+    use_keyring(PlaintextInChainer(real, plaintext))
+
+    stored = make_store().store(TOKEN)
+
+    assert stored.where == f"keyring (service {SERVICE}, backend {MemoryKeyring.name})"
+    assert real.passwords == {(SERVICE, "token"): TOKEN}
+    assert plaintext.get_password(SERVICE, "token") is None
+
+    use_keyring(PlaintextInChainer(plaintext))
+    with pytest.raises(KeyringUnavailableError, match="plain text"):
+        make_store().store(TOKEN)
+
+
+def test_a_token_left_in_a_plaintext_backend_is_not_used_and_is_cleaned_up(
+    make_store: Callable[..., CredentialStore], plaintext_keyring: PlaintextKeyring
+) -> None:
+    plaintext_keyring.set_password(SERVICE, "token", TOKEN)  # as an earlier version stored it
+    store = make_store()
+
+    with pytest.raises(CredentialsError) as caught:
+        store.find()
+    message = str(caught.value)
+    assert "plain-text keyring" in message and "command-center logout --profile prod" in message
+    assert TOKEN not in message
+    assert "plain-text copy" in store.describe() and "not used" in store.describe()
+
+    assert store.remove() == [
+        f"the plain-text keyring {PlaintextKeyring.name} ({_shown(plaintext_keyring)})"
+    ]
+    assert plaintext_keyring.get_password(SERVICE, "token") is None
+    assert store.find() is None
+
+
+def test_storing_elsewhere_deletes_a_plaintext_copy(
+    make_store: Callable[..., CredentialStore], use_keyring: UseKeyring, tmp_path: Path
+) -> None:
+    plaintext = PlaintextKeyring()
+    plaintext.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
+    plaintext.set_password(SERVICE, "token", OTHER)
+    use_keyring(PlaintextInChainer(MemoryKeyring(), plaintext))
+
+    make_store().store(TOKEN)
+
+    assert plaintext.get_password(SERVICE, "token") is None
+
+    plaintext.set_password(SERVICE, "token", OTHER)
+    use_keyring(plaintext)
+    found = make_store().store(TOKEN, insecure_storage=True)
+    assert found.source is TokenSource.FILE
+    assert plaintext.get_password(SERVICE, "token") is None
+
+
+def _shown(backend: PlaintextKeyring) -> str:
+    path = Path(backend.file_path)
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def test_a_backend_that_drops_the_token_fails_the_read_back(
     make_store: Callable[..., CredentialStore], use_keyring: UseKeyring
 ) -> None:
@@ -600,9 +818,9 @@ def test_a_failing_keyring_is_skipped_on_find_and_noted_by_describe(
 
 
 def test_keyring_status_reports_the_backend(
-    file_keyring: PlaintextKeyring, use_keyring: UseKeyring
+    memory_keyring: MemoryKeyring, use_keyring: UseKeyring
 ) -> None:
-    assert keyring_status(TIMEOUT) == (True, "file PlaintextKeyring")
+    assert keyring_status(TIMEOUT) == (True, MemoryKeyring.name)
 
     use_keyring(fail.Keyring())
     assert keyring_status(TIMEOUT) == (False, "no keyring backend is available")
@@ -746,7 +964,7 @@ def test_a_hung_keyring_call_does_not_block_interpreter_exit(tmp_path: Path) -> 
 
 
 def test_describe_names_the_environment_variable(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring
 ) -> None:
     store = make_store(environ={ENV_VAR: TOKEN})
     store.store(OTHER)
@@ -755,7 +973,7 @@ def test_describe_names_the_environment_variable(
 
 
 def test_remove_does_not_claim_to_remove_the_environment_variable(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring
 ) -> None:
     store = make_store(environ={ENV_VAR: TOKEN})
 
@@ -763,7 +981,7 @@ def test_remove_does_not_claim_to_remove_the_environment_variable(
     assert store.describe() == "environment (COMMAND_CENTER_TOKEN)"
 
 
-def test_describe_shortens_the_home_directory(home: Path, file_keyring: PlaintextKeyring) -> None:
+def test_describe_shortens_the_home_directory(home: Path, memory_keyring: MemoryKeyring) -> None:
     token_dir = home / ".config" / "command-center-tui" / "tokens"
     store = CredentialStore("prod", token_dir=token_dir, keyring_timeout=TIMEOUT, environ={})
     store.store(TOKEN, insecure_storage=True)
@@ -782,7 +1000,7 @@ def test_describe_shortens_the_home_directory(home: Path, file_keyring: Plaintex
     ids=repr,
 )
 def test_blank_or_whitespace_or_control_tokens_are_rejected(
-    make_store: Callable[..., CredentialStore], file_keyring: PlaintextKeyring, token: str
+    make_store: Callable[..., CredentialStore], memory_keyring: MemoryKeyring, token: str
 ) -> None:
     store = make_store()
     for insecure in (False, True):
@@ -808,7 +1026,7 @@ def test_an_environment_token_with_inner_whitespace_is_reported(
 def test_the_token_never_reaches_logs_reprs_or_messages(
     make_store: Callable[..., CredentialStore],
     use_keyring: UseKeyring,
-    file_keyring: PlaintextKeyring,
+    memory_keyring: MemoryKeyring,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -858,9 +1076,7 @@ def test_any_valid_token_round_trips_through_keyring_and_file(token: str) -> Non
     # Hypothesis runs many examples per test, so no function-scoped tmp_path fixture here.
     previous = keyring.core._keyring_backend
     with tempfile.TemporaryDirectory() as tmp:
-        backend = PlaintextKeyring()
-        backend.file_path = os.path.join(tmp, "keyring.cfg")
-        keyring.set_keyring(backend)
+        keyring.set_keyring(MemoryKeyring())
         try:
             store = CredentialStore(
                 "prod", token_dir=Path(tmp, "tokens"), keyring_timeout=5.0, environ={}
