@@ -1,8 +1,11 @@
 """Typed client of the workflow platform's /v1 human-task API (sync and async)."""
 
 from ._async import AsyncCommandCenterClient
+from ._base import check_address
 from ._logs import RedactingFilter, install_redaction
+from ._net import is_loopback_url, proxy_for
 from ._retry import RetryPolicy
+from ._secret import Secret
 from ._sync import CommandCenterClient
 from ._task_list import TaskListing
 from ._version import __version__
@@ -14,11 +17,14 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     CommandCenterError,
+    CompletionAnswerTooLargeError,
     CompletionFailedError,
     ConflictError,
+    InvalidIdError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     UnconfirmedCompletionError,
     UnprocessableEntityError,
@@ -30,6 +36,8 @@ from .models import (
     RunEvent,
     Task,
     TaskPayload,
+    TaskReport,
+    UnreadableTask,
 )
 
 __all__ = [
@@ -43,22 +51,31 @@ __all__ = [
     "CommandCenterClient",
     "CommandCenterError",
     "Completion",
+    "CompletionAnswerTooLargeError",
     "CompletionFailedError",
     "ConflictError",
     "FieldType",
+    "InvalidIdError",
     "NotFoundError",
     "PayloadField",
     "PermissionDeniedError",
     "RateLimitError",
     "RedactingFilter",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "RunEvent",
+    "Secret",
     "ServerError",
     "Task",
     "TaskListing",
     "TaskPayload",
+    "TaskReport",
     "UnconfirmedCompletionError",
     "UnprocessableEntityError",
+    "UnreadableTask",
     "__version__",
+    "check_address",
     "install_redaction",
+    "is_loopback_url",
+    "proxy_for",
 ]

@@ -1,4 +1,8 @@
-"""The asyncio/trio client: the shared flow driven by ``httpx.AsyncClient`` and ``anyio.sleep``."""
+"""The asyncio/trio client: the shared flow driven by ``httpx.AsyncClient`` and ``anyio.sleep``.
+
+The deadline: the whole exchange (connect, headers, body) runs in ``anyio.fail_after``, and the
+elapsed time is also checked after every chunk.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from ._base import BaseClient, DigestingBody, Endpoint, Outcome, Send
+from ._base import BaseClient, Endpoint, Outcome, Send
+from ._body import BodyProblem
+from ._net import Budget, DeadlineExceeded, scrub_frames
 from ._task_list import TaskListing
-from .models import Completion, RunEvent, Task, reject_result
+from .models import Completion, RunEvent, Task, TaskReport, reject_result
 
 T = TypeVar("T")
 
@@ -25,18 +31,32 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
     _sleep: Callable[[float], Awaitable[None]] = staticmethod(anyio.sleep)
 
     def _default_http_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        return httpx.AsyncClient(
+            timeout=self.timeout, follow_redirects=False, trust_env=self.trust_env
+        )
 
     async def _run(self, endpoint: Endpoint[T]) -> T:
+        try:
+            return await self._drive(endpoint)
+        except BaseException as exc:
+            scrub_frames(exc)  # no raw request bytes in a crash report's locals
+            raise
+
+    async def _drive(self, endpoint: Endpoint[T]) -> T:
         flow = self._flow(endpoint)
         action = next(flow)
         while True:
             outcome: Outcome
             if isinstance(action, Send):
                 try:
-                    outcome = await self._receive(action.request, endpoint)
+                    outcome = await self._receive(action, endpoint)
                 except httpx.TransportError as exc:
                     outcome = exc
+                except BodyProblem as problem:
+                    raise self._body_error(problem, endpoint) from None
+                except httpx.InvalidURL as exc:
+                    request = action.request
+                    raise self._invalid_url(request.method, request.url.path, exc) from None
             else:
                 await self._sleep(action.seconds)
                 outcome = None
@@ -50,23 +70,49 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
         # A large listing takes long to decode: keep the event loop (and a UI on it) free.
         return await anyio.to_thread.run_sync(self._parse, response, endpoint)
 
-    async def _receive(self, request: httpx.Request, endpoint: Endpoint[Any]) -> httpx.Response:
-        """Send and read the whole answer (hashing it as it arrives, if the endpoint asks)."""
+    async def _receive(self, send: Send, endpoint: Endpoint[Any]) -> httpx.Response:
+        """Send and read the whole answer within the deadline and the body limits."""
+        request = send.request
+        budget = Budget(send.deadline)
+        try:
+            with anyio.fail_after(send.deadline):
+                return await self._exchange(request, endpoint, budget)
+        except TimeoutError:
+            if send.deadline is None:  # fail_after(None) never times out: not ours
+                raise
+            raise DeadlineExceeded(send.deadline, request=request) from None
+
+    async def _exchange(
+        self, request: httpx.Request, endpoint: Endpoint[Any], budget: Budget
+    ) -> httpx.Response:
         response = await self._http.send(request, stream=True)
         try:
-            if not (endpoint.digest_body and response.is_success):
-                await response.aread()
-                return response
-            body = DigestingBody(endpoint.known_digest)
-            async for chunk in response.aiter_bytes():
-                body.feed(chunk)
-            return body.response(response)
+            budget.check(request)
+            reader = self._reader(response, endpoint, budget)
+            if response.is_stream_consumed:  # built in memory (a mock): decoded already
+                async for chunk in response.aiter_bytes():
+                    if not reader.feed_decoded(chunk):
+                        break
+            else:
+                async for raw in response.aiter_raw():
+                    if not reader.feed(raw):
+                        break
+            return reader.finish()
         finally:
-            await response.aclose()
+            # Closing must finish even when the deadline has cancelled the scope.
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
 
     async def list_pending_tasks(self) -> list[Task]:
-        """The tenant inbox: every pending task the token may see."""
+        """The tenant inbox: every readable pending task the token may see.
+
+        Entries that are not tasks are left out; :meth:`list_pending_tasks_report` lists them.
+        """
         return await self._run(self._ep_list_pending_tasks())
+
+    async def list_pending_tasks_report(self) -> TaskReport:
+        """The tenant inbox, with each entry of the answer that is not a readable task."""
+        return await self._run(self._ep_list_pending_tasks_report())
 
     async def poll_pending_tasks(self, since: TaskListing | None = None) -> TaskListing:
         """The inbox, skipping all parsing when the answer is byte-for-byte ``since``'s.
@@ -77,6 +123,9 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
 
     async def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
         return await self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))
+
+    async def list_run_pending_tasks_report(self, workflow_id: str, run_id: str) -> TaskReport:
+        return await self._run(self._ep_list_run_pending_tasks_report(workflow_id, run_id))
 
     async def list_run_events(self, workflow_id: str, run_id: str) -> list[RunEvent]:
         return await self._run(self._ep_list_run_events(workflow_id, run_id))

@@ -4,6 +4,9 @@ Each API method is described once as an :class:`Endpoint`. :meth:`BaseClient._fl
 that owns everything but the I/O – headers, the idempotency key, retries, error mapping, parsing –
 and asks its driver to *send* a request or *sleep*; the sync and async clients are thin drivers
 that do exactly that. So retry and error behaviour cannot drift between the two.
+
+The drivers read every body through :class:`client._body.BodyReader` (size, decompression ratio)
+within the request's :class:`client._net.Budget` (the overall deadline).
 """
 
 from __future__ import annotations
@@ -11,38 +14,77 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
+import re
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
 import pydantic
 
+from ._body import (
+    ACCEPT_ENCODING,
+    BODY_DIGEST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DECOMPRESSION_RATIO,
+    BodyLimits,
+    BodyProblem,
+    BodyReader,
+    BodyTooLarge,
+    BodyUndecodable,
+)
 from ._logs import install_redaction, logger, redact_headers, redact_text
+from ._net import Budget, DeadlineExceeded, cleartext_proxy_problem, is_loopback_url
 from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
-from ._task_list import TaskListing, body_hasher, decode_listing, tasks_from_wire, unchanged
+from ._secret import Secret
+from ._task_list import (
+    TaskListing,
+    decode_listing,
+    tasks_tolerantly,
+    unchanged,
+    validation_summary,
+)
 from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    CompletionAnswerTooLargeError,
     CompletionFailedError,
     ConflictError,
+    InvalidIdError,
     RateLimitError,
+    ResponseTooLargeError,
     UnconfirmedCompletionError,
     status_error_class,
 )
-from .models import Completion, EventList, RunEvent, Task, TaskList
+from .models import Completion, EventList, RunEvent, Task, TaskList, TaskReport
 
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 USER_AGENT = f"command-center-tui/{__version__}"
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 10.0  # per phase: connect, each read, each write, waiting for the pool
+DEFAULT_DEADLINE = 30.0  # the whole exchange: connect, headers and the entire body
 DEFAULT_MAX_RETRIES = 2
+# Waits longer than this are announced through ``on_wait`` before they begin.
+ANNOUNCE_WAITS_OVER = 3.0
+# Real ids are short names (a step id, run_…). With three ids in a path, each character up to
+# 12 bytes once UTF-8 and percent-encoded, 1,000 keeps a URL far below httpx's 65,536 limit.
+MAX_ID_LENGTH: Final = 1000
+
+OnWait = Callable[[float, str], None]
+
+
+class _Unset:
+    """Marks an option of :meth:`BaseClient.with_options` that was not given (None is a value)."""
+
+
+_UNSET: Final = _Unset()
 
 
 _json_loads = json.loads  # the Endpoint field named ``json`` hides the module in its class body
@@ -62,16 +104,22 @@ class Endpoint(Generic[T]):
     # not even join its chunks when the hash equals this one.
     digest_body: bool = False
     known_digest: bytes | None = None
+    # What a successful answer that cannot be read at all (too large, undecodable) raises.
+    unreadable: type[APIResponseValidationError] = APIResponseValidationError
+    too_large: type[ResponseTooLargeError] = ResponseTooLargeError
 
 
 @dataclass(frozen=True)
 class Send:
     request: httpx.Request
+    # Seconds the whole exchange may take (None: unbounded); the driver starts the clock.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
 class Sleep:
     seconds: float
+    reason: str = ""
 
 
 Action = Send | Sleep
@@ -79,71 +127,97 @@ Action = Send | Sleep
 Outcome = httpx.Response | httpx.TransportError | None
 
 
-def _segment(value: str) -> str:
-    """One path segment, escaped: ids come from the server and may contain anything."""
-    return quote(str(value), safe="")
+# C0 controls, DEL and C1 controls; and lone surrogates, which no URL can encode.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown_id(value: str, limit: int = 40) -> str:
+    """An id fit for a message: shortened, and escaped (``repr`` escapes every control)."""
+    return repr(value[:limit] + ("…" if len(value) > limit else ""))
+
+
+def _segment(value: str, what: str = "id") -> str:
+    """One path segment, escaped: ids come from the server and may contain anything.
+
+    Refuses (:class:`InvalidIdError`) what percent-encoding cannot make safe (API.md part 4):
+    an empty id or a dot segment changes the URL, since httpx normalises ``.`` and ``..``.
+    """
+    text = str(value)
+    reason: str | None = None
+    if text == "":
+        reason = "it is empty, so the URL would lose a path segment (…//…)"
+    elif text in (".", ".."):
+        reason = "a dot segment is normalised away by HTTP clients and addresses another resource"
+    elif len(text) > MAX_ID_LENGTH:
+        reason = (
+            f"it is {len(text):,} characters long; ids are short names, and beyond "
+            f"{MAX_ID_LENGTH:,} characters the URL could exceed what HTTP clients accept"
+        )
+    elif (control := _CONTROL.search(text)) is not None:
+        reason = f"it contains the control character U+{ord(control.group()):04X}"
+    elif (lone := _SURROGATE.search(text)) is not None:
+        reason = f"it contains a lone surrogate (U+{ord(lone.group()):04X}), not valid text"
+    if reason is not None:
+        raise InvalidIdError(
+            f"Refusing {what} {_shown_id(text)}: {reason}. Nothing was sent.",
+            what=what,
+            reason=reason,
+        )
+    return quote(text, safe="")
+
+
+def check_address(workflow_id: str, run_id: str, task_id: str | None = None) -> None:
+    """Raise :class:`InvalidIdError` now for ids no request could carry safely.
+
+    For callers that store a request before sending it (an outbox): refuse it at the door
+    rather than at every later attempt.
+    """
+    _segment(workflow_id, "workflow id")
+    _segment(run_id, "run id")
+    if task_id is not None:
+        _segment(task_id, "task id")
 
 
 def _snippet(text: str, limit: int = 160) -> str:
     return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
 
-def _validation_summary(exc: pydantic.ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
-BODY_DIGEST = "command_center.body_digest"
-# Describe the bytes as they came over the wire; a rebuilt response holds them decoded.
-_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-
-
-class DigestingBody:
-    """One successful body, hashed while it is read, kept only if it is not the known one.
-
-    For a poll of 75 MB that usually has not changed, this skips joining the chunks and a second
-    pass to hash them: half the CPU of an unchanged refresh.
-    """
-
-    def __init__(self, known: bytes | None) -> None:
-        self._known = known
-        self._hash = body_hasher()
-        self._chunks: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> None:
-        self._hash.update(chunk)
-        self._chunks.append(chunk)
-
-    def response(self, streamed: httpx.Response) -> httpx.Response:
-        digest: bytes = self._hash.digest()
-        content = b"" if digest == self._known else b"".join(self._chunks)
-        self._chunks = []
-        headers = [
-            (k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _WIRE_HEADERS
-        ]
-        extensions = {k: v for k, v in streamed.extensions.items() if k != "network_stream"}
-        return httpx.Response(
-            streamed.status_code,
-            headers=headers,
-            content=content,
-            request=streamed.request,
-            extensions={**extensions, BODY_DIGEST: digest},
-        )
+_validation_summary = validation_summary
 
 
 def _decode_tasks(response: httpx.Response) -> Any:
     return decode_listing(response.content, "tasks")
 
 
-def _parse_tasks(body: Any) -> list[Task]:
+def _read_tasks(body: Any) -> TaskReport:
+    """``{"tasks": [...]}`` read entry by entry: one malformed task does not fail the listing.
+
+    A body of another shape is still an error (the flow reports it as an unexpected shape).
+    """
     if isinstance(body, dict) and isinstance(body.get("tasks"), list):
-        try:
-            return tasks_from_wire(body["tasks"])
-        except pydantic.ValidationError:
-            pass  # validate the whole list again for the error's full location (tasks.N.field)
-    return TaskList.model_validate(body).tasks
+        tasks, unreadable = tasks_tolerantly(body["tasks"])
+        if unreadable:
+            logger.info(
+                "listing: %d of %d entries are not tasks; first: #%d %s",
+                len(unreadable),
+                len(body["tasks"]),
+                unreadable[0].index,
+                unreadable[0].reason,
+            )
+        return TaskReport(tasks, unreadable)
+    return TaskReport(TaskList.model_validate(body).tasks)
+
+
+def _parse_tasks(body: Any) -> list[Task]:
+    return _read_tasks(body).tasks
+
+
+def _run_path(workflow_id: str, run_id: str) -> str:
+    return (
+        f"/v1/workflows/{_segment(workflow_id, 'workflow id')}"
+        f"/runs/{_segment(run_id, 'run id')}/tasks/pending"
+    )
 
 
 def _parse_events(body: Any) -> list[RunEvent]:
@@ -158,6 +232,34 @@ def _keep_response(response: httpx.Response) -> httpx.Response:
 _CONFIRMATION = '{"status": "completed"}'
 
 
+def _checked_deadline(deadline: float | None) -> float | None:
+    if deadline is not None and not (deadline > 0 and math.isfinite(deadline)):
+        raise ValueError(f"deadline must be a positive number of seconds or None, got {deadline!r}")
+    return deadline
+
+
+def _checked_limits(max_body_bytes: int | None, ratio: float | None) -> BodyLimits:
+    if max_body_bytes is not None and max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be >= 1 or None, got {max_body_bytes!r}")
+    if ratio is not None and not ratio >= 1:
+        raise ValueError(f"max_decompression_ratio must be >= 1 or None, got {ratio!r}")
+    return BodyLimits(max_body_bytes, ratio)
+
+
+def _wait_reason(outcome: httpx.Response | httpx.TransportError) -> str:
+    """Why a retry waits, in the words of ``on_wait``."""
+    if isinstance(outcome, httpx.Response):
+        code = outcome.status_code
+        if code == 429:
+            return "rate limited (429)"
+        if code == 408:
+            return "request timeout (408)"
+        return f"server error ({code})"
+    if isinstance(outcome, httpx.TimeoutException):
+        return "timed out"
+    return "connection error"
+
+
 class BaseClient(Generic[HttpT]):
     """Configuration and the request flow; subclasses only send and sleep."""
 
@@ -167,32 +269,64 @@ class BaseClient(Generic[HttpT]):
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Secret,
         tenant_id: str,
         project_id: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float | None = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: HttpT | None = None,
         retry_policy: RetryPolicy | None = None,
+        max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
+        max_decompression_ratio: float | None = DEFAULT_MAX_DECOMPRESSION_RATIO,
+        on_wait: OnWait | None = None,
     ) -> None:
-        url = httpx.URL(base_url)
+        """``timeout`` bounds each phase (connect, every read and write); ``deadline`` the whole
+        exchange, body included (None: unbounded). ``max_body_bytes`` and
+        ``max_decompression_ratio`` bound a successful answer while it is read (None: off).
+        ``on_wait(seconds, reason)`` is called before any retry wait over 3 s.
+
+        Without ``http_client``, one is built: for a loopback base URL it ignores the
+        environment (no proxy, no netrc), and a plain ``http://`` base URL that the environment
+        would send through a plain ``http://`` proxy is refused (ValueError).
+        """
+        # The token is a Secret from here on: no frame local or attribute holds it as a str.
+        secret = Secret(token.strip() if isinstance(token, str) else token)
+        del token
+        try:
+            url = httpx.URL(base_url)
+        except (httpx.InvalidURL, TypeError):
+            raise ValueError(f"base_url is not a valid URL: {_snippet(str(base_url))}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        if not token or not token.strip():
+        if not secret:
             raise ValueError("token is empty")
+        if _CONTROL.search(secret.reveal()) or not secret.reveal().isascii():
+            raise ValueError("token holds a control or non-ASCII character; it cannot be sent")
         if not tenant_id:
             raise ValueError("tenant_id is empty")
+        for name, value in (("tenant_id", tenant_id), ("project_id", project_id or "")):
+            if _CONTROL.search(value) or not value.isascii():
+                raise ValueError(f"{name} must be printable ASCII, got {_shown_id(value)}")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.base_url = str(base_url).rstrip("/")
         self.tenant_id = tenant_id
         self.project_id = project_id
         self.timeout = timeout
+        self.deadline = _checked_deadline(deadline)
+        self.limits = _checked_limits(max_body_bytes, max_decompression_ratio)
+        self.on_wait = on_wait
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self.__token = token.strip()
-        install_redaction(secret=self.__token)
+        self._secret = secret
+        install_redaction(secret=secret.reveal())
+        # A request to this machine must not detour through a proxy (token included).
+        self.trust_env = not is_loopback_url(url)
         if http_client is None:
+            problem = cleartext_proxy_problem(self.base_url) if self.trust_env else None
+            if problem is not None:
+                raise ValueError(problem)
             self._http = self._default_http_client()
             self._owns_http = True
         else:
@@ -202,10 +336,21 @@ class BaseClient(Generic[HttpT]):
     def _default_http_client(self) -> HttpT:
         raise NotImplementedError
 
-    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
-        """A copy with other timeout/retries that shares this client's connection pool.
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        deadline: float | _Unset | None = _UNSET,
+        max_body_bytes: int | _Unset | None = _UNSET,
+        max_decompression_ratio: float | _Unset | None = _UNSET,
+        on_wait: OnWait | _Unset | None = _UNSET,
+    ) -> Self:
+        """A copy with other options that shares this client's connection pool.
 
-        E.g. a UI that shows its own "retrying in N s" polls with ``max_retries=0``.
+        E.g. a UI that shows its own "retrying in N s" polls with ``max_retries=0``. For
+        ``deadline``, the limits and ``on_wait``, ``None`` is a value (off); leave them out to
+        keep this client's.
         """
         clone = copy.copy(self)
         clone._owns_http = False  # closing the copy must not close the shared pool
@@ -215,11 +360,34 @@ class BaseClient(Generic[HttpT]):
             if max_retries < 0:
                 raise ValueError("max_retries must be >= 0")
             clone.retry_policy = dataclasses.replace(self.retry_policy, max_retries=max_retries)
+        if not isinstance(deadline, _Unset):
+            clone.deadline = _checked_deadline(deadline)
+        if not isinstance(max_body_bytes, _Unset) or not isinstance(
+            max_decompression_ratio, _Unset
+        ):
+            clone.limits = _checked_limits(
+                self.limits.max_body_bytes
+                if isinstance(max_body_bytes, _Unset)
+                else max_body_bytes,
+                self.limits.max_decompression_ratio
+                if isinstance(max_decompression_ratio, _Unset)
+                else max_decompression_ratio,
+            )
+        if not isinstance(on_wait, _Unset):
+            clone.on_wait = on_wait
         return clone
 
     @property
     def max_retries(self) -> int:
         return self.retry_policy.max_retries
+
+    @property
+    def max_body_bytes(self) -> int | None:
+        return self.limits.max_body_bytes
+
+    @property
+    def max_decompression_ratio(self) -> float | None:
+        return self.limits.max_decompression_ratio
 
     def __repr__(self) -> str:
         return (
@@ -232,6 +400,9 @@ class BaseClient(Generic[HttpT]):
     def _ep_list_pending_tasks(self) -> Endpoint[list[Task]]:
         return Endpoint("GET", "/v1/tasks/pending", _parse_tasks, decode=_decode_tasks)
 
+    def _ep_list_pending_tasks_report(self) -> Endpoint[TaskReport]:
+        return Endpoint("GET", "/v1/tasks/pending", _read_tasks, decode=_decode_tasks)
+
     def _ep_poll_pending_tasks(self, since: TaskListing | None) -> Endpoint[TaskListing]:
         def decode(response: httpx.Response) -> Any:
             digest: bytes = response.extensions[BODY_DIGEST]
@@ -243,7 +414,8 @@ class BaseClient(Generic[HttpT]):
             if body is since and since is not None:
                 return unchanged(since)
             digest, decoded = body
-            return TaskListing(_parse_tasks(decoded), digest)
+            report = _read_tasks(decoded)
+            return TaskListing(report.tasks, digest, unreadable=report.unreadable)
 
         known = since.digest if since is not None else None
         return Endpoint(
@@ -251,11 +423,18 @@ class BaseClient(Generic[HttpT]):
         )
 
     def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[list[Task]]:
-        path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/tasks/pending"
-        return Endpoint("GET", path, _parse_tasks, decode=_decode_tasks)
+        return Endpoint("GET", _run_path(workflow_id, run_id), _parse_tasks, decode=_decode_tasks)
+
+    def _ep_list_run_pending_tasks_report(
+        self, workflow_id: str, run_id: str
+    ) -> Endpoint[TaskReport]:
+        return Endpoint("GET", _run_path(workflow_id, run_id), _read_tasks, decode=_decode_tasks)
 
     def _ep_list_run_events(self, workflow_id: str, run_id: str) -> Endpoint[list[RunEvent]]:
-        path = f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}/events"
+        path = (
+            f"/v1/workflows/{_segment(workflow_id, 'workflow id')}"
+            f"/runs/{_segment(run_id, 'run id')}/events"
+        )
         return Endpoint("GET", path, _parse_events)
 
     def _ep_complete_task(
@@ -275,30 +454,50 @@ class BaseClient(Generic[HttpT]):
         if result is not None:
             body["result"] = dict(result)
         path = (
-            f"/v1/workflows/{_segment(workflow_id)}/runs/{_segment(run_id)}"
-            f"/tasks/{_segment(task_id)}/complete"
+            f"/v1/workflows/{_segment(workflow_id, 'workflow id')}"
+            f"/runs/{_segment(run_id, 'run id')}"
+            f"/tasks/{_segment(task_id, 'task id')}/complete"
         )
         key = idempotency_key or str(uuid.uuid4())
 
         def parse(response: httpx.Response) -> Completion:
             return self._parse_completion(response, approved=approved)
 
-        return Endpoint("POST", path, parse, json=body, idempotency_key=key, decode=_keep_response)
+        return Endpoint(
+            "POST",
+            path,
+            parse,
+            json=body,
+            idempotency_key=key,
+            decode=_keep_response,
+            # An answer we cannot read does not say whether the decision was applied.
+            unreadable=UnconfirmedCompletionError,
+            too_large=CompletionAnswerTooLargeError,
+        )
 
     # -- the shared flow ------------------------------------------------------------------------
 
-    def _headers(self, endpoint: Endpoint[Any]) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self.__token}",
-            "X-Tenant-Id": self.tenant_id,
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
+    def _headers(self, endpoint: Endpoint[Any]) -> httpx.Headers:
+        """The request's headers, straight into ``httpx.Headers``: its repr masks the token,
+        so no frame of a crash report shows it (a plain dict local would)."""
+        headers = httpx.Headers(
+            {
+                "X-Tenant-Id": self.tenant_id,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,  # the codings BodyReader decodes in bounds
+            }
+        )
+        headers["Authorization"] = "Bearer " + self._secret.reveal()
         if self.project_id:
             headers["X-Project-Id"] = self.project_id
         if endpoint.idempotency_key is not None:
             headers["Idempotency-Key"] = endpoint.idempotency_key
         return headers
+
+    def _phase_seconds(self) -> float:
+        """Each phase's timeout, never longer than the whole deadline."""
+        return self.timeout if self.deadline is None else min(self.timeout, self.deadline)
 
     def _build_request(self, endpoint: Endpoint[Any]) -> httpx.Request:
         headers = self._headers(endpoint)
@@ -309,12 +508,73 @@ class BaseClient(Generic[HttpT]):
             text = json.dumps(endpoint.json, separators=(",", ":"), allow_nan=False)
             content = text.encode("ascii")
             headers["Content-Type"] = "application/json"
-        return self._http.build_request(
-            endpoint.method,
-            self.base_url + endpoint.path,
-            headers=headers,
-            content=content,
-            timeout=self.timeout,
+        try:
+            return self._http.build_request(
+                endpoint.method,
+                self.base_url + endpoint.path,
+                headers=headers,
+                content=content,
+                timeout=self._phase_seconds(),
+            )
+        except httpx.InvalidURL as exc:
+            raise self._invalid_url(endpoint.method, endpoint.path, exc) from None
+
+    def _invalid_url(self, method: str, path: str, exc: Exception) -> InvalidIdError:
+        """httpx refused the URL: a typed refusal rather than an httpx exception."""
+        reason = f"httpx refused the URL ({self._redact(str(exc))})"
+        return InvalidIdError(
+            f"Refusing {method} {_shown_id(path, limit=120)}: {reason}. Nothing was sent.",
+            what="URL",
+            reason=reason,
+        )
+
+    def _reader(
+        self, response: httpx.Response, endpoint: Endpoint[Any], budget: Budget
+    ) -> BodyReader:
+        """How the drivers read one answer: within the limits, the deadline, hashed if asked."""
+        return BodyReader(
+            response,
+            self.limits,
+            budget,
+            digest=endpoint.digest_body,
+            known_digest=endpoint.known_digest,
+        )
+
+    def _body_error(
+        self, problem: BodyProblem, endpoint: Endpoint[Any]
+    ) -> APIResponseValidationError:
+        """A successful answer that could not be read at all, as the endpoint's typed error."""
+        response = problem.response
+        request = response.request
+        where = f"{request.method} {request.url.path} answered {response.status_code}"
+        if isinstance(problem, BodyTooLarge):
+            if problem.option == "max_body_bytes":
+                what = (
+                    f"with a body over max_body_bytes = {int(problem.limit):,} bytes (reading "
+                    f"stopped at {problem.received:,} bytes, {problem.downloaded:,} downloaded)"
+                )
+            else:
+                what = (
+                    f"with a body that inflates more than max_decompression_ratio = "
+                    f"{problem.limit:g}x ({problem.received:,} bytes from "
+                    f"{problem.downloaded:,} downloaded, Content-Encoding {problem.encoding}); "
+                    "a decompression bomb?"
+                )
+            return endpoint.too_large(
+                f"{where} {what}. Nothing of it was kept; raise {problem.option} if such "
+                "answers are expected.",
+                response=response,
+                option=problem.option,
+                limit=problem.limit,
+                received=problem.received,
+                downloaded=problem.downloaded,
+            )
+        assert isinstance(problem, BodyUndecodable)
+        detail, encoding = self._redact(problem.detail), problem.encoding
+        return endpoint.unreadable(
+            f"{where} with a body that could not be decompressed (Content-Encoding "
+            f"{encoding}): {detail}",
+            response=response,
         )
 
     def _flow(self, endpoint: Endpoint[Any]) -> Generator[Action, Outcome, httpx.Response]:
@@ -335,7 +595,7 @@ class BaseClient(Generic[HttpT]):
                 attempt + 1,
                 redact_headers(request.headers),
             )
-            outcome = yield Send(request)
+            outcome = yield Send(request, self.deadline)
             if isinstance(outcome, httpx.Response):
                 response = outcome
                 logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
@@ -346,6 +606,7 @@ class BaseClient(Generic[HttpT]):
                     raise self._status_error(response, maybe_ours=ambiguous)
                 ambiguous = ambiguous or is_ambiguous_status(response.status_code)
                 reason = f"status {response.status_code}"
+                waiting = _wait_reason(response)
             elif isinstance(outcome, httpx.TransportError):
                 error = self._connection_error(request, outcome)
                 delay = self.retry_policy.delay(attempt, None)
@@ -353,6 +614,7 @@ class BaseClient(Generic[HttpT]):
                     raise error from outcome
                 ambiguous = True
                 reason = type(outcome).__name__
+                waiting = _wait_reason(outcome)
             else:  # pragma: no cover - a driver bug, not a server condition
                 raise RuntimeError(f"unexpected outcome {outcome!r}")
             logger.info(
@@ -364,17 +626,39 @@ class BaseClient(Generic[HttpT]):
                 self.retry_policy.max_retries,
                 delay,
             )
-            yield Sleep(delay)
+            if delay > ANNOUNCE_WAITS_OVER:
+                self._announce_wait(delay, waiting)
+            yield Sleep(delay, waiting)
             attempt += 1
 
+    def _announce_wait(self, seconds: float, reason: str) -> None:
+        """Tell the front end about a long wait; its failure must not fail the request."""
+        if self.on_wait is None:
+            return
+        try:
+            self.on_wait(seconds, reason)
+        except Exception:
+            logger.warning("on_wait(%.1f, %r) failed", seconds, reason, exc_info=True)
+
     def _redact(self, text: str) -> str:
-        return redact_text(text, (self.__token,))
+        return redact_text(self._secret.redact(text))
 
     def _connection_error(
         self, request: httpx.Request, exc: httpx.TransportError
     ) -> APIConnectionError:
+        where = f"{request.method} {request.url.path}"
+        if isinstance(exc, DeadlineExceeded):
+            return APITimeoutError(
+                f"{where}: no complete answer within {exc.deadline:g} s (the deadline); "
+                "the server is too slow",
+                request=request,
+                deadline=exc.deadline,
+            )
         if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(request=request)
+            return APITimeoutError(
+                f"{where}: timed out ({type(exc).__name__}, over {self._phase_seconds():g} s)",
+                request=request,
+            )
         detail = self._redact(str(exc)) or type(exc).__name__
         return APIConnectionError(
             f"Could not reach {request.method} {request.url.path}: {type(exc).__name__}: {detail}",

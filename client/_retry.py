@@ -59,16 +59,17 @@ def parse_retry_after(
 class RetryPolicy:
     """Backoff: ``initial_delay * 2**attempt``, capped at ``max_delay``, minus up to ``jitter``.
 
-    A ``Retry-After`` up to ``max_retry_after`` seconds replaces the computed delay; a longer one
-    is not waited for: the call fails with the server's answer so the caller can decide (a TUI
-    should show "rate limited, retrying in N s" rather than hold a worker for minutes).
+    A ``Retry-After`` up to ``max_retry_after`` seconds (10 minutes) replaces the computed delay;
+    a longer one (``Retry-After: 1000000000``) is never waited for: the call fails at once with
+    the server's answer (:class:`~client.errors.RateLimitError` keeps the hint) so the caller can
+    decide. Waits longer than a few seconds are announced through the client's ``on_wait``.
     """
 
     max_retries: int = 2
     initial_delay: float = 0.5
     max_delay: float = 8.0
     jitter: float = 0.25
-    max_retry_after: float = 60.0
+    max_retry_after: float = 600.0
     rng: Callable[[], float] = field(default=random.random, compare=False, repr=False)
 
     def backoff(self, attempt: int) -> float:
@@ -85,5 +86,6 @@ class RetryPolicy:
                 return None
             hinted = parse_retry_after(response.headers)
             if hinted is not None:
-                return hinted if hinted <= self.max_retry_after else None
+                # NaN and infinity compare false: never waited for either.
+                return hinted if 0.0 <= hinted <= self.max_retry_after else None
         return self.backoff(attempt)

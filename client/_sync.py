@@ -1,4 +1,9 @@
-"""The blocking client: drives the shared flow with ``httpx.Client`` and ``time.sleep``."""
+"""The blocking client: drives the shared flow with ``httpx.Client`` and ``time.sleep``.
+
+The deadline: every socket wait of a client built here ends by it (:class:`DeadlineBackend`,
+headers included); with a client handed in, each read is bounded by ``min(timeout, deadline)``
+and the elapsed time is checked after every chunk.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,17 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._base import BaseClient, DigestingBody, Endpoint, Outcome, Send
+from ._base import BaseClient, Endpoint, Outcome, Send
+from ._body import BodyProblem
+from ._net import (
+    Budget,
+    DeadlineExceeded,
+    budget_scope,
+    install_deadline_backend,
+    scrub_frames,
+)
 from ._task_list import TaskListing
-from .models import Completion, RunEvent, Task, reject_result
+from .models import Completion, RunEvent, Task, TaskReport, reject_result
 
 T = TypeVar("T")
 
@@ -26,18 +39,32 @@ class CommandCenterClient(BaseClient[httpx.Client]):
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def _default_http_client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout, follow_redirects=False)
+        http = httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=self.trust_env)
+        install_deadline_backend(http)
+        return http
 
     def _run(self, endpoint: Endpoint[T]) -> T:
+        try:
+            return self._drive(endpoint)
+        except BaseException as exc:
+            scrub_frames(exc)  # no raw request bytes in a crash report's locals
+            raise
+
+    def _drive(self, endpoint: Endpoint[T]) -> T:
         flow = self._flow(endpoint)
         action = next(flow)
         while True:
             outcome: Outcome
             if isinstance(action, Send):
                 try:
-                    outcome = self._receive(action.request, endpoint)
+                    outcome = self._receive(action, endpoint)
                 except httpx.TransportError as exc:
                     outcome = exc
+                except BodyProblem as problem:
+                    raise self._body_error(problem, endpoint) from None
+                except httpx.InvalidURL as exc:
+                    request = action.request
+                    raise self._invalid_url(request.method, request.url.path, exc) from None
             else:
                 self._sleep(action.seconds)
                 outcome = None
@@ -47,23 +74,43 @@ class CommandCenterClient(BaseClient[httpx.Client]):
                 response: httpx.Response = stop.value
                 return self._parse(response, endpoint)
 
-    def _receive(self, request: httpx.Request, endpoint: Endpoint[Any]) -> httpx.Response:
-        """Send and read the whole answer (hashing it as it arrives, if the endpoint asks)."""
-        response = self._http.send(request, stream=True)
-        try:
-            if not (endpoint.digest_body and response.is_success):
-                response.read()
-                return response
-            body = DigestingBody(endpoint.known_digest)
-            for chunk in response.iter_bytes():
-                body.feed(chunk)
-            return body.response(response)
-        finally:
-            response.close()
+    def _receive(self, send: Send, endpoint: Endpoint[Any]) -> httpx.Response:
+        """Send and read the whole answer within the deadline and the body limits."""
+        request = send.request
+        with budget_scope(Budget(send.deadline)) as budget:
+            try:
+                response = self._http.send(request, stream=True)
+                try:
+                    budget.check(request)
+                    reader = self._reader(response, endpoint, budget)
+                    if response.is_stream_consumed:  # built in memory (a mock): decoded already
+                        for chunk in response.iter_bytes():
+                            if not reader.feed_decoded(chunk):
+                                break
+                    else:
+                        for raw in response.iter_raw():
+                            if not reader.feed(raw):
+                                break
+                    return reader.finish()
+                finally:
+                    response.close()
+            except httpx.TimeoutException as exc:
+                if isinstance(exc, DeadlineExceeded):
+                    raise
+                if send.deadline is not None and budget.exceeded():
+                    raise DeadlineExceeded(send.deadline, request=request) from exc
+                raise
 
     def list_pending_tasks(self) -> list[Task]:
-        """The tenant inbox: every pending task the token may see."""
+        """The tenant inbox: every readable pending task the token may see.
+
+        Entries that are not tasks are left out; :meth:`list_pending_tasks_report` lists them.
+        """
         return self._run(self._ep_list_pending_tasks())
+
+    def list_pending_tasks_report(self) -> TaskReport:
+        """The tenant inbox, with each entry of the answer that is not a readable task."""
+        return self._run(self._ep_list_pending_tasks_report())
 
     def poll_pending_tasks(self, since: TaskListing | None = None) -> TaskListing:
         """The inbox, skipping all parsing when the answer is byte-for-byte ``since``'s.
@@ -74,6 +121,9 @@ class CommandCenterClient(BaseClient[httpx.Client]):
 
     def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
         return self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))
+
+    def list_run_pending_tasks_report(self, workflow_id: str, run_id: str) -> TaskReport:
+        return self._run(self._ep_list_run_pending_tasks_report(workflow_id, run_id))
 
     def list_run_events(self, workflow_id: str, run_id: str) -> list[RunEvent]:
         return self._run(self._ep_list_run_events(workflow_id, run_id))

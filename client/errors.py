@@ -16,11 +16,14 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "CommandCenterError",
+    "CompletionAnswerTooLargeError",
     "CompletionFailedError",
     "ConflictError",
+    "InvalidIdError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "UnconfirmedCompletionError",
     "UnprocessableEntityError",
@@ -29,6 +32,25 @@ __all__ = [
 
 class CommandCenterError(Exception):
     """Base of everything this client raises."""
+
+
+class InvalidIdError(CommandCenterError, ValueError):
+    """An id that cannot be sent as a path segment; refused before anything is sent.
+
+    Empty, ``.`` and ``..`` would change the URL (httpx normalises dot segments, so ``..`` as a
+    task id addresses the run's own ``…/complete``); control characters and lone surrogates have
+    no place in an id; and an id over :data:`MAX_ID_LENGTH` characters is not an id. ``what``
+    names the id ("task id"), ``reason`` says why; the message shows the id escaped and
+    shortened, never its raw control characters.
+    """
+
+    what: str
+    reason: str
+
+    def __init__(self, message: str, *, what: str = "id", reason: str = "") -> None:
+        super().__init__(message)
+        self.what = what
+        self.reason = reason
 
 
 class APIError(CommandCenterError):
@@ -69,6 +91,45 @@ class UnconfirmedCompletionError(APIResponseValidationError):
     object, an object without a string ``status``: none says whether the decision was applied.
     Keep the decision and send it again with the same ``Idempotency-Key`` (a bounded number of
     times); the client itself does not resend it.
+    """
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A successful answer was bigger than the client accepts; reading stopped at the limit.
+
+    ``option`` is the client option that was exceeded (``"max_body_bytes"`` or
+    ``"max_decompression_ratio"``), ``limit`` its value, ``received`` the decoded bytes read
+    when reading stopped and ``downloaded`` the bytes that came over the wire. The attached
+    ``response`` has no body: none of it was kept.
+    """
+
+    option: str
+    limit: float
+    received: int
+    downloaded: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        option: str,
+        limit: float,
+        received: int,
+        downloaded: int,
+    ) -> None:
+        super().__init__(message, response=response)
+        self.option = option
+        self.limit = limit
+        self.received = received
+        self.downloaded = downloaded
+
+
+class CompletionAnswerTooLargeError(ResponseTooLargeError, UnconfirmedCompletionError):
+    """A completion's 2xx answer was too large to read: it may or may not have been applied.
+
+    Both a :class:`ResponseTooLargeError` and an :class:`UnconfirmedCompletionError`: keep the
+    decision and send it again with the same ``Idempotency-Key``.
     """
 
 
@@ -198,10 +259,20 @@ class APIConnectionError(APIError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The server did not answer within the timeout."""
+    """The server did not answer in time: one phase exceeded ``timeout``, or the whole
+    exchange exceeded ``deadline`` (then ``deadline`` holds its seconds, else ``None``)."""
 
-    def __init__(self, *, request: httpx.Request | None = None) -> None:
-        super().__init__("Request timed out.", request=request)
+    deadline: float | None
+
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        *,
+        request: httpx.Request | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.deadline = deadline
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = [
     "Task",
     "TaskList",
     "TaskPayload",
+    "TaskReport",
+    "UnreadableTask",
     "reject_result",
 ]
 
@@ -385,6 +388,28 @@ class Task(_Tolerant):
 
 class TaskList(_Tolerant):
     tasks: list[Task]
+
+
+@dataclass(frozen=True)
+class UnreadableTask:
+    """An entry of a listing's ``tasks`` array that is not a task (not an object, no ids, …).
+
+    One bad entry must not hide every good one: the listing keeps the readable tasks and reports
+    each unreadable entry with its position, the JSON as decoded, and why (a short summary such
+    as ``"run_id: Field required"``), for a front end to show.
+    """
+
+    index: int
+    raw: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """A listing read task by task: the readable tasks, and the entries that were not."""
+
+    tasks: list[Task]
+    unreadable: list[UnreadableTask] = field(default_factory=list)
 
 
 class CompletionRequest(BaseModel):

@@ -257,7 +257,7 @@ async def test_409_on_first_attempt_or_after_a_429_is_someone_elses(
         ),
         (httpx.Response(200, text='{"tasks": [{"id": '), "not JSON"),
         (httpx.Response(200, json={"items": []}), "unexpected shape: tasks"),
-        (httpx.Response(200, json={"tasks": [{"id": "x"}]}), "tasks.0.workflow_id"),
+        (httpx.Response(200, json={"tasks": {"id": "x"}}), "tasks: Input should be a valid list"),
         (httpx.Response(200, json=[1, 2]), "unexpected shape"),
     ],
 )

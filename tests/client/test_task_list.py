@@ -8,7 +8,6 @@ import threading
 from typing import Any
 
 import pydantic
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,12 +102,15 @@ def test_the_payload_of_a_fast_task_is_its_own_copy() -> None:
 
 
 def test_a_bad_task_in_a_listing_is_reported_with_its_position() -> None:
-    from client._base import _parse_tasks
+    from client._base import _parse_tasks, _read_tasks
+    from client.models import UnreadableTask
 
     good = {"id": "t", "workflow_id": "w", "run_id": "r"}
-    with pytest.raises(pydantic.ValidationError) as caught:
-        _parse_tasks({"tasks": [good, good, {"id": "x", "workflow_id": "w"}]})
-    assert caught.value.errors()[0]["loc"] == ("tasks", 2, "run_id")
+    bad = {"id": "x", "workflow_id": "w"}
+    report = _read_tasks({"tasks": [good, good, bad]})
+    assert [t.key for t in report.tasks] == [("w", "r", "t")] * 2
+    assert report.unreadable == [UnreadableTask(2, bad, "run_id: Field required")]
+    assert len(_parse_tasks({"tasks": [good, good, bad]})) == 2
 
 
 listing_texts = st.one_of(
@@ -223,3 +225,21 @@ def test_a_compressed_listing_is_hashed_and_read_once_decompressed() -> None:
         again = cc.poll_pending_tasks(first)
         assert not again.changed and again.digest == first.digest
     assert len(sent) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(task_objects | json_values, max_size=6))
+def test_a_tolerant_listing_keeps_exactly_the_tasks_the_model_reads(items: list[Any]) -> None:
+    from client._task_list import tasks_tolerantly
+
+    expected: list[Task] = []
+    bad: list[int] = []
+    for index, item in enumerate(items):
+        try:
+            expected.append(Task.model_validate(item))
+        except pydantic.ValidationError:
+            bad.append(index)
+    tasks, unreadable = tasks_tolerantly(json.loads(json.dumps(items)))
+    assert tasks == expected
+    assert [entry.index for entry in unreadable] == bad
+    assert all(entry.raw == items[entry.index] and entry.reason for entry in unreadable)
