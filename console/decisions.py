@@ -36,11 +36,13 @@ from client import (
     Completion,
     CompletionFailedError,
     ConflictError,
+    InvalidIdError,
     RateLimitError,
     RunEvent,
     ServerError,
     Task,
     UnconfirmedCompletionError,
+    check_address,
 )
 from client.models import reject_result
 
@@ -395,6 +397,10 @@ class DecisionService:
     ) -> OutboxEntry:
         """Write the decision before anything is sent; raises :class:`NotRecorded`."""
         store = self._store()
+        try:
+            check_address(*task_key)
+        except InvalidIdError as exc:
+            raise NotRecorded(f"This decision cannot be sent: {clean(str(exc))}") from None
         try:
             json.dumps(result, allow_nan=False)
         except ValueError:

@@ -13,9 +13,11 @@ from client.errors import (
     AuthenticationError,
     CompletionFailedError,
     ConflictError,
+    InvalidIdError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     UnconfirmedCompletionError,
     UnprocessableEntityError,
@@ -42,8 +44,12 @@ def short_reason(exc: BaseException) -> str:
         return "no answer in time – the platform is too slow"
     if isinstance(exc, APIConnectionError):
         return "cannot connect"
+    if isinstance(exc, ResponseTooLargeError):
+        return "answer too large – see L"
     if isinstance(exc, APIResponseValidationError):
         return _unreadable_reason(exc)
+    if isinstance(exc, InvalidIdError):
+        return "an id the client refuses to send"
     return clean(type(exc).__name__, multiline=False)
 
 
@@ -118,6 +124,12 @@ def describe_error(exc: BaseException, *, doing: str = "the request") -> str:
         return (
             f"The platform answered but did not complete it (status {clean(exc.status)!r}): "
             f"{server or clean(exc.message, max_len=300)}"
+        )
+    if isinstance(exc, InvalidIdError):
+        return clean(str(exc), max_len=300)
+    if isinstance(exc, ResponseTooLargeError) and not isinstance(exc, UnconfirmedCompletionError):
+        return (
+            f"The platform's answer was too large to read safely: {clean(exc.message, max_len=300)}"
         )
     if isinstance(exc, UnconfirmedCompletionError):
         return (

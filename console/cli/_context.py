@@ -8,7 +8,6 @@ between a command and its subcommands.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import sys
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 import click
 import httpx
 
-from client import CommandCenterClient
+from client import CommandCenterClient, is_loopback_url
 
 from ..config import (
     ENV_PREFIX,
@@ -117,12 +116,9 @@ def resolve_connection(ctx: click.Context, *, creating: bool = False) -> Connect
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """This machine only: a loopback address, or a name that resolves to nothing else."""
+    bare = host.strip("[]")
+    return is_loopback_url(f"http://[{bare}]/" if ":" in bare else f"http://{bare}/")
 
 
 def check_transport(base_url: str, *, allow_insecure_http: bool) -> None:

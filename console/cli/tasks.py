@@ -19,7 +19,14 @@ from typing import Any
 import click
 from rich.cells import cell_len
 
-from client import APIError, CommandCenterClient, NotFoundError, PayloadField, Task
+from client import (
+    APIError,
+    CommandCenterClient,
+    InvalidIdError,
+    NotFoundError,
+    PayloadField,
+    Task,
+)
 from client.models import FieldType
 
 from ..decisions import decision_result
@@ -77,6 +84,8 @@ def _api(doing: str) -> Iterator[None]:
         yield
     except APIError as exc:
         raise CommandError(describe_error(exc, doing=doing), exit_code_for(exc)) from None
+    except InvalidIdError as exc:
+        raise CommandError(describe_error(exc), USAGE) from None
 
 
 def _resolve(ref: str, inbox: Sequence[Task]) -> Task | FullRef:
@@ -171,6 +180,8 @@ def _run_tasks(client: CommandCenterClient, workflow_id: str, run: str) -> list[
         server = _one_line(exc.error, 200)
     except APIError as exc:
         raise CommandError(describe_error(exc, doing=doing), exit_code_for(exc)) from None
+    except InvalidIdError as exc:
+        raise CommandError(describe_error(exc), USAGE) from None
     # Not a run id: perhaps a prefix of one, which only the inbox can expand.
     with _api("listing the inbox"):
         inbox = client.list_pending_tasks()

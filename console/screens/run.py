@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from client import APIError, RunEvent, Task
+from client import APIError, InvalidIdError, RunEvent, Task
 
 from ..error_text import describe_error
 from ..services import RunStory
@@ -154,7 +154,7 @@ class RunScreen(ConsoleScreen):
     async def load(self) -> None:
         try:
             story = await self.services.run_story(self.workflow_id, self.run_id)
-        except APIError as exc:
+        except (APIError, InvalidIdError) as exc:
             message = describe_error(exc, doing="loading the run")
             self.query_one("#events", Static).update(Text(f"✗ {message}"))
             if self.story is None:  # keep what an earlier load showed; never "loading…" forever
