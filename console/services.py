@@ -23,6 +23,7 @@ from client import (
     RunEvent,
     Task,
     TaskListing,
+    UnreadableTask,
 )
 
 from . import _runtime
@@ -34,6 +35,7 @@ from .field_values import FieldError, parse_value
 from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
 from .settings import ConsoleSettings
+from .unreadable_tasks import stand_in
 from .widgets.safe_text import clean
 
 
@@ -233,6 +235,8 @@ class ConsoleServices:
         self.building = False  # a refresh is fetching or building a listing not yet frozen
         self.drain_failures = 0
         self.retry_wait = 0.0  # seconds until the next refresh while failing
+        # Entries of the last listing that are not tasks, by the key of their stand-in row.
+        self.unreadable: dict[TaskKey, UnreadableTask] = {}
         # Called when a decision starts on its way (the app repaints its row and the counts).
         self.sending: Callable[[TaskKey], None] = lambda key: None
         # The decision that went out last, and when: u after the window says "too late".
@@ -277,7 +281,11 @@ class ConsoleServices:
         self.connection.ok(self.last_refresh)
         if not listing.changed:
             return RowDiff()
-        tasks = listing.tasks
+        self.unreadable = {}
+        for entry in listing.unreadable:
+            placeholder = stand_in(entry)
+            self.unreadable[placeholder.key] = entry
+        tasks = [*listing.tasks, *(stand_in(entry) for entry in listing.unreadable)]
         count = len(tasks)
         # Only the digest is needed from now on; the tasks live on in the inbox's rows.
         self._listing = TaskListing([], listing.digest)

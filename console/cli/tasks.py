@@ -26,6 +26,7 @@ from client import (
     NotFoundError,
     PayloadField,
     Task,
+    UnreadableTask,
 )
 from client.models import FieldType
 
@@ -39,7 +40,7 @@ from ..task_refs import FullRef, RefError, key_text, resolve_ref, short_refs
 from ..widgets.safe_text import clean
 from ._context import connection_options, open_client, open_connection, sync_client
 from ._decide import StoredRef, decide, open_outbox, stored_target, where_of
-from ._exit import EXIT_CODES_HELP, USAGE, CommandError, exit_code_for
+from ._exit import EXIT_CODES_HELP, PARTIAL, USAGE, CommandError, exit_code_for
 
 __all__ = ["tasks"]
 
@@ -241,12 +242,15 @@ def list_tasks(
         raise CommandError("Choose one of --json and --json-array.", USAGE)
     _, client = open_client(ctx)
     with client:
+        unreadable: list[UnreadableTask] = []
         if workflow_id and run_id:
             found = _run_tasks(client, workflow_id, run_id)
             inbox: Sequence[Task] = found
         else:
             with _api("listing the inbox"):
-                inbox = client.list_pending_tasks()
+                report = client.list_pending_tasks_report()
+            inbox = report.tasks
+            unreadable = report.unreadable
             found = [t for t in inbox if workflow_id is None or t.workflow_id == workflow_id]
             if run_id:
                 run = _run_choice(run_id, found, None)
@@ -254,13 +258,33 @@ def list_tasks(
     if as_lines:
         for task in found:
             click.echo(_json_out(task.raw))
-        return
-    if as_array:
+    elif as_array:
         click.echo(_json_out([task.raw for task in found], indent=2))
-        return
+    else:
+        _print_table(inbox, found, filtered=bool(workflow_id or run_id))
+    if unreadable:
+        _warn_unreadable(unreadable)
+
+
+def _warn_unreadable(unreadable: Sequence[UnreadableTask]) -> None:
+    """The entries that are not tasks, on stderr, and the documented exit code for it."""
+    click.echo(
+        f"warning: {len(unreadable)} entr{'y' if len(unreadable) == 1 else 'ies'} of the "
+        "platform's answer could not be read as tasks (the others are listed):",
+        err=True,
+    )
+    for entry in unreadable[:20]:
+        raw = _one_line(json.dumps(entry.raw, ensure_ascii=True, default=repr), 120)
+        click.echo(f"  entry {entry.index}: {_one_line(entry.reason, 120)} – {raw}", err=True)
+    if len(unreadable) > 20:
+        click.echo(f"  … and {len(unreadable) - 20} more", err=True)
+    raise click.exceptions.Exit(PARTIAL)
+
+
+def _print_table(inbox: Sequence[Task], found: Sequence[Task], *, filtered: bool) -> None:
     if not found:
-        filtered = " matching the filters" if workflow_id or run_id else ""
-        click.echo(f"No pending tasks{filtered}.", err=True)
+        matching = " matching the filters" if filtered else ""
+        click.echo(f"No pending tasks{matching}.", err=True)
         return
     refs = short_refs(inbox)
     found = sorted(

@@ -34,6 +34,13 @@ class ConsoleScreen(Screen[None]):
     def may_decide(self, task: Task, doing: str) -> bool:
         """Whether a new decision on ``task`` may be made now; refuses in a dialog if not."""
         services = self.services
+        if task.key in services.unreadable:
+            self.refuse(
+                f"Cannot {doing}",
+                "This entry of the platform's answer is not a readable task, so nothing can be "
+                "decided on it. Enter shows its raw JSON.",
+            )
+            return False
         if services.decisions.outbox is None:
             self.refuse(f"Cannot {doing}", services.decisions.outbox_problem or "No outbox.")
             return False

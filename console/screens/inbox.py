@@ -16,7 +16,16 @@ from client import Task
 
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
 from ..widgets.safe_text import clean
-from ..widgets.task_table import FAILED, HELD, QUEUED, SENDING, STALLED, TaskTable, entry_marker
+from ..widgets.task_table import (
+    FAILED,
+    HELD,
+    QUEUED,
+    SENDING,
+    STALLED,
+    UNREADABLE,
+    TaskTable,
+    entry_marker,
+)
 from ._task_screen import TaskScreen
 
 # A filter/sort visiting up to this many rows runs inline (a few ms); more goes to a thread.
@@ -95,6 +104,8 @@ class InboxScreen(TaskScreen):
 
     def _marker(self, row: InboxRow) -> tuple[str, str] | None:
         services = self.services
+        if row.key in services.unreadable:
+            return UNREADABLE
         if row.key in services.in_flight:
             return SENDING
         entry = services.unsettled.get(row.key)
@@ -141,6 +152,8 @@ class InboxScreen(TaskScreen):
         if services.paused:
             parts.append("⏸ paused")
         parts.append(f"{inbox.shown}/{inbox.total} tasks")
+        if services.unreadable:
+            parts.append(f"{UNREADABLE[0]} {len(services.unreadable)} {UNREADABLE[1]}")
         stalled = inbox.stalled_shown()  # of the rows shown: "3/9 tasks · ⚠ 1 stalled"
         if stalled:
             parts.append(f"{STALLED[0]} {stalled} {STALLED[1]}")
@@ -211,6 +224,12 @@ class InboxScreen(TaskScreen):
     def _open(self, key: TaskKey) -> None:
         from .detail import DetailScreen
 
+        entry = self.services.unreadable.get(key)
+        if entry is not None:
+            from .unreadable import UnreadableScreen
+
+            self.app.push_screen(UnreadableScreen(entry))
+            return
         task = self.services.inbox.get(key)
         if task is not None:
             self.app.push_screen(DetailScreen(task))

@@ -37,6 +37,7 @@ SENDING = ("⟳", "sending")
 QUEUED = ("⧗", "queued")
 FAILED = ("✗", "failed")
 HELD = ("↶", "held")
+UNREADABLE = ("⚠", "unreadable")
 
 
 def entry_marker(entry: OutboxEntry, now: datetime | None = None) -> tuple[str, str]:
@@ -321,7 +322,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         if marker is not None:
             symbol, word = marker
             status = f"{symbol} {word}" if columns[0].width > 1 else symbol
-            part = "task-table--stalled" if marker == STALLED else "task-table--sending"
+            warn = marker in (STALLED, UNREADABLE)
+            part = "task-table--stalled" if warn else "task-table--sending"
             style = style + self.get_component_rich_style(part)
         task = row.task
         values = [

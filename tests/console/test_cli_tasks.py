@@ -566,3 +566,42 @@ def test_list_table_is_oldest_first(run: Run, live_stub: StubServer) -> None:
     assert [t["task_payload"].get("title", t["id"])[:10] for t in tasks] == [
         title[:10] for title in titles
     ]
+
+
+def test_list_shows_the_readable_tasks_and_names_the_unreadable_ones(
+    cli: Callable[[str], Run],
+) -> None:
+    """One bad entry in a real loopback server's listing: the good task is listed, the bad one
+    named on stderr, and the exit code (6) says the list is incomplete."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    good = {"id": "approve-x", "workflow_id": "wf", "run_id": "run_12345678", "task_payload": {}}
+    body = json.dumps({"tasks": [good, {"id": 7}, "not even an object"]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = cli(f"http://127.0.0.1:{server.server_port}")
+        table = run("tasks", "list")
+        lines = run("tasks", "list", "--json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    for result in (table, lines):
+        assert result.exit_code == 6, result.stderr
+        assert "2 entries of the platform's answer could not be read" in result.stderr
+        assert "entry 1:" in result.stderr and "entry 2:" in result.stderr
+    assert "approve-x" in table.stdout
+    assert [json.loads(line)["id"] for line in lines.stdout.splitlines()] == ["approve-x"]

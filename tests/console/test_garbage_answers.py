@@ -10,6 +10,7 @@ have applied it (here it did).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,10 @@ from textual.widgets import Static
 
 from console.audit import AuditLog
 from console.outbox import EntryState, Outbox, Outcome
+from console.screens.inbox import InboxScreen
+from console.screens.modals import NoticeScreen
 from console.screens.run import RunScreen
+from console.screens.unreadable import UnreadableScreen
 from server_stub import StubState
 
 from .conftest import ConsoleFactory, answer, wait_for
@@ -50,7 +54,13 @@ def garbage_answers(key: str) -> dict[str, tuple[int, str, bytes, str]]:
     }
 
 
-INBOX_GARBAGE = garbage_answers("tasks")
+# A listing whose only fault is one bad entry is not garbage: the good tasks are shown and the
+# entry gets an "unreadable" row (test_an_unreadable_entry_gets_its_own_row_and_no_actions).
+INBOX_GARBAGE = {
+    kind: answer
+    for kind, answer in garbage_answers("tasks").items()
+    if kind != "item-is-only-an-id"
+}
 EVENTS_GARBAGE = garbage_answers("events")
 COMPLETION_GARBAGE = {
     "html-200": (200, "text/html", HTML_PAGE, "cannot read"),
@@ -227,3 +237,35 @@ async def test_an_unreadable_completion_answer_is_kept_and_confirmed_by_the_rese
             if e["type"] == "step_completed" and e.get("step_id") == (task.step_id or task.id)
         ]
         assert len(steps) == 1  # applied once, however often it was sent
+
+
+async def test_an_unreadable_entry_gets_its_own_row_and_no_actions(
+    make_console: ConsoleFactory, garbage: GarbageTransport
+) -> None:
+    """One bad entry beside good ones: the good tasks stay, the bad one is a row that says so,
+    opens as raw JSON, and refuses every decision."""
+    app = console_with(make_console, garbage)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(app, pilot)
+        app.services.paused = True
+        good = [json.loads(json.dumps(row.task.raw)) for row in table(app).rows]
+        body = json.dumps({"tasks": [*good, {"id": 1, "note": "no run, no workflow"}]}).encode()
+        garbage.serve((200, JSON, body, ""), inbox_poll)
+        app.refresh_inbox()
+        await wait_for(lambda: bool(app.services.unreadable), pilot.pause)
+        await pilot.pause(1.1)
+        assert app.services.connection.failures == 0
+        assert "⚠ 1 unreadable" in status_text(app)
+        assert f"{len(good) + 1}/{len(good) + 1} tasks" in status_text(app)
+        (key,) = app.services.unreadable
+        assert table(app).move_to_key(key)
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, NoticeScreen) and "not a readable task" in app.screen.message
+        await pilot.press("escape", "enter")
+        assert isinstance(app.screen, UnreadableScreen)
+        shown = str(app.screen.query_one("#raw", Static).content)
+        assert "no run, no workflow" in shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, InboxScreen)
+        assert not app.services.decisions.unsettled()
