@@ -26,8 +26,8 @@ def polling_client(settings: ConsoleSettings, token: str) -> CommandCenterClient
         token,
         settings.tenant,
         settings.project,
-        timeout=settings.request_timeout,
         max_retries=0,
+        **settings.client_options(),
     )
 
 

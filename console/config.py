@@ -76,7 +76,13 @@ class Profile(BaseSettings):
         30.0, gt=0, description="Poll interval (s) when the inbox is empty."
     )
     stalled_after_minutes: float = Field(60.0, gt=0, description="Age that marks a task stalled.")
-    request_timeout: float = Field(10.0, gt=0)
+    request_timeout: float = Field(
+        30.0, gt=0, description="Deadline (s) for a whole request: connect, headers and body."
+    )
+    max_answer_mb: float = Field(256.0, gt=0, description="Largest answer read, in MB.")
+    max_decompression_ratio: float = Field(
+        100.0, ge=1, description="Largest decompressed/compressed ratio of an answer."
+    )
     undo_seconds: float = Field(
         5.0, ge=0, le=600, description="Undo window (s) before a decision is sent; 0 turns it off."
     )
@@ -254,6 +260,8 @@ def to_console_settings(
         refresh_idle=profile.refresh_idle,
         stalled_after=timedelta(minutes=profile.stalled_after_minutes),
         request_timeout=profile.request_timeout,
+        max_answer_mb=profile.max_answer_mb,
+        max_decompression_ratio=profile.max_decompression_ratio,
         theme=profile.theme,
         keymap=dict(profile.keymap),
         cursor_blink=cursor_blink,

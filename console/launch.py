@@ -44,7 +44,7 @@ def build_app(
         token,
         settings.tenant,
         settings.project,
-        timeout=settings.request_timeout,
+        **settings.client_options(),
         http_client=http_client,
     )
     # Over the network (no transport handed in), the inbox is polled by a blocking client in

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+
+# Each phase of a request (connect, a read, a write) waits at most this long.
+PHASE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -19,13 +23,26 @@ class ConsoleSettings:
     refresh_active: float = 3.0
     refresh_idle: float = 30.0
     stalled_after: timedelta = timedelta(hours=1)
-    request_timeout: float = 10.0
+    # The whole exchange – connect, headers and body together – must end within this (s).
+    request_timeout: float = 30.0
+    # Bounds on an answer, enforced while it is read: a gzip bomb stops at the limit.
+    max_answer_mb: float = 256.0
+    max_decompression_ratio: float = 100.0
     theme: str | None = None
     # Binding id → keys, e.g. {"inbox.approve": "A"}; binding ids in the help screen (?).
     keymap: dict[str, str] = field(default_factory=dict)
     cursor_blink: bool = True
     # A confirmed decision waits this long (held, `u` undoes it) before its first request.
     undo_seconds: float = 5.0
+
+    def client_options(self) -> dict[str, Any]:
+        """What every client of the console and the CLI is built with, from these settings."""
+        return {
+            "timeout": min(PHASE_TIMEOUT, self.request_timeout),
+            "deadline": self.request_timeout,
+            "max_body_bytes": int(self.max_answer_mb * 1024 * 1024),
+            "max_decompression_ratio": self.max_decompression_ratio,
+        }
 
     @property
     def where(self) -> str:

@@ -186,13 +186,19 @@ def open_connection(ctx: click.Context) -> tuple[ConsoleSettings, str]:
     return settings, read_token(ctx, connection).token
 
 
+def say_wait(seconds: float, reason: str) -> None:
+    """A script's operator learns why the command sits still (waits over 3 s only)."""
+    click.echo(f"waiting {seconds:.0f} s before trying again: {reason}", err=True)
+
+
 def sync_client(settings: ConsoleSettings, token: str) -> CommandCenterClient:
     return CommandCenterClient(
         settings.base_url,
         token,
         settings.tenant,
         settings.project,
-        timeout=settings.request_timeout,
+        on_wait=say_wait,
+        **settings.client_options(),
     )
 
 

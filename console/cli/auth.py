@@ -13,7 +13,13 @@ from ..config import config_path, save_profile
 from ..credentials import ENV_VAR, CredentialsError, CredentialStore
 from ..error_text import describe_error
 from ..widgets.safe_text import clean
-from ._context import connection_options, request_token_stdin, resolve_connection, stdin_token
+from ._context import (
+    connection_options,
+    request_token_stdin,
+    resolve_connection,
+    say_wait,
+    stdin_token,
+)
 from ._exit import AUTH, USAGE, CommandError, exit_code_for
 
 
@@ -101,7 +107,13 @@ def login(ctx: click.Context, insecure_storage: bool) -> None:
         raise CommandError("No token given: nothing was stored.", USAGE)
     try:
         with CommandCenterClient(
-            settings.base_url, token, settings.tenant, settings.project, max_retries=1
+            settings.base_url,
+            token,
+            settings.tenant,
+            settings.project,
+            max_retries=1,
+            on_wait=say_wait,
+            **settings.client_options(),
         ) as client:
             visible = len(client.list_pending_tasks())
     except APIError as exc:

@@ -111,7 +111,7 @@ def demo(tasks: int, spawn_every: float | None) -> None:
         project=DEMO_IDENTITY[2],
         profile="demo",
         # Generating and first listing 100,000 tasks takes longer than the usual timeout.
-        request_timeout=max(10.0, tasks / 5000),
+        request_timeout=max(30.0, tasks / 2000),
     )
     # Demo decisions go to a throw-away outbox and audit log, not the operator's real ones.
     with tempfile.TemporaryDirectory(prefix="command-center-demo-") as scratch:
