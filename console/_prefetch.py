@@ -11,12 +11,12 @@ import asyncio
 import threading
 from concurrent.futures import Future
 
-from client import CommandCenterClient, TaskListing
+from client import CommandCenterClient, Secret, TaskListing
 
 from .settings import ConsoleSettings
 
 
-def polling_client(settings: ConsoleSettings, token: str) -> CommandCenterClient:
+def polling_client(settings: ConsoleSettings, token: str | Secret) -> CommandCenterClient:
     """The blocking client the console polls the inbox with, from worker threads.
 
     No retries: a failed poll is reported and backed off by the refresh flow itself.
@@ -34,10 +34,10 @@ def polling_client(settings: ConsoleSettings, token: str) -> CommandCenterClient
 class Prefetch:
     """One background :meth:`~client.CommandCenterClient.poll_pending_tasks`, awaited once."""
 
-    def __init__(self, settings: ConsoleSettings, token: str) -> None:
+    def __init__(self, settings: ConsoleSettings, token: str | Secret) -> None:
         self._future: Future[TaskListing] = Future()
         self._settings = settings
-        self._token = token
+        self._token = Secret(token)  # masked in every repr, a crash report's included
         threading.Thread(target=self._fetch, name="inbox-prefetch", daemon=True).start()
 
     def _fetch(self) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from client import Secret
+
 from . import _runtime
 from ._prefetch import Prefetch, polling_client
 from .settings import ConsoleSettings
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 def build_app(
     settings: ConsoleSettings,
-    token: str,
+    token: str | Secret,
     *,
     http_client: httpx.AsyncClient | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -66,12 +68,13 @@ def build_app(
         prefetch=prefetch,
         poll_client=poll_client,
     )
-    return CommandCenterApp(services, secrets=lambda: (token,))
+    secret = Secret(token)
+    return CommandCenterApp(services, secrets=lambda: (secret.reveal(),))
 
 
 def run_console(
     settings: ConsoleSettings,
-    token: str,
+    token: str | Secret,
     *,
     outbox: Outbox | None = None,
     audit: AuditLog | None = None,
@@ -79,6 +82,7 @@ def run_console(
     from .crash import disable_core_dumps
 
     disable_core_dumps()  # a core file would hold the token in clear
+    token = Secret(token)  # from here on every repr shows it masked
     _runtime.take_over()  # before the prefetch builds a listing the collector would scan
     prefetch = Prefetch(settings, token)  # first, so the request overlaps the imports below
     try:

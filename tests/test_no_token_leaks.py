@@ -41,9 +41,11 @@ from console.audit import AuditLog
 from console.cli import main
 from console.launch import build_app
 from console.outbox import Outbox
+from console.screens.inbox import InboxScreen
 from console.settings import ConsoleSettings
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubServer, StubState
 from server_stub.auth import ROLE_CONTRIBUTOR, SCOPE_READ, SCOPE_RUN, Principal
+from tests.console._textual_internals import exit_text
 from tests.console.conftest import answer, wait_for
 
 TOKEN = "cc-canary-7Qz4Wm9Xv2Lk8Rt5Yb3NfH6"
@@ -242,6 +244,26 @@ async def test_a_whole_session_leaves_the_token_nowhere(
         produced.append(rejected.services.connection.last_error or "")
         produced.append(rejected.export_screenshot())
     assert "401" in produced[-2]
+
+    # -- a crash: Textual's own report would print every frame's locals ---------------------
+    crash_dir = tmp_path / "crash-state"
+    monkeypatch.setenv("COMMAND_CENTER_STATE_DIR", str(crash_dir))
+
+    def crash(self: object) -> None:
+        headers = {"Authorization": f"Bearer {TOKEN}"}  # a local, as in a request's frame
+        raise RuntimeError(f"crashed while holding {headers}")
+
+    monkeypatch.setattr(InboxScreen, "action_sort", crash)
+    crashing = _console(url, TOKEN, tmp_path / "crashing", fixed_now)
+    with pytest.raises(RuntimeError):
+        async with crashing.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: crashing.services.last_refresh is not None, pilot.pause)
+            await pilot.press("s")
+            await wait_for(lambda: not crashing.is_running, pilot.pause)
+    produced.append(exit_text(crashing))
+    assert any(crash_dir.glob("crash-*.txt"))  # the report was written …
+    for secret in (TOKEN, BAD_TOKEN):
+        assert_token_absent(crash_dir, secret)  # … without the token
 
     # -- now search everything ----------------------------------------------------------------
     records = caplog.records

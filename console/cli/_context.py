@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 import httpx
 
-from client import CommandCenterClient, is_loopback_url
+from client import CommandCenterClient, Secret, is_loopback_url
 
 from ..config import (
     ENV_PREFIX,
@@ -179,11 +179,11 @@ def read_token(ctx: click.Context, connection: Connection) -> FoundToken:
     return found
 
 
-def open_connection(ctx: click.Context) -> tuple[ConsoleSettings, str]:
-    """The settings and token a scriptable command connects with."""
+def open_connection(ctx: click.Context) -> tuple[ConsoleSettings, Secret]:
+    """The settings and token a scriptable command connects with (masked in every repr)."""
     connection = resolve_connection(ctx)
     settings = connection.settings()
-    return settings, read_token(ctx, connection).token
+    return settings, Secret(read_token(ctx, connection).token)
 
 
 def say_wait(seconds: float, reason: str) -> None:
@@ -191,7 +191,7 @@ def say_wait(seconds: float, reason: str) -> None:
     click.echo(f"waiting {seconds:.0f} s before trying again: {reason}", err=True)
 
 
-def sync_client(settings: ConsoleSettings, token: str) -> CommandCenterClient:
+def sync_client(settings: ConsoleSettings, token: str | Secret) -> CommandCenterClient:
     return CommandCenterClient(
         settings.base_url,
         token,

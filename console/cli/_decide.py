@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from client import Task
+from client import Secret, Task
 
 from ..audit import AuditLog
 from ..decisions import DecisionService, NotRecorded, Settled, Settlement, Where, body_preview
@@ -174,7 +174,7 @@ def repeated_result(
 
 def decide(
     settings: ConsoleSettings,
-    token: str,
+    token: Secret,
     target: Task | FullRef | StoredRef,
     *,
     approved: bool,
@@ -297,7 +297,7 @@ def _record(
         raise CommandError(str(exc), API_ERROR) from None
 
 
-def _service(settings: ConsoleSettings, token: str, outbox: Outbox) -> DecisionService:
+def _service(settings: ConsoleSettings, token: Secret, outbox: Outbox) -> DecisionService:
     client = sync_client(settings, token)
     return DecisionService(client, outbox, AuditLog.default(), where_of(settings))
 
@@ -320,7 +320,7 @@ def _finish(settlement: Settlement) -> None:
     raise CommandError(message, code)
 
 
-def retry_all(settings: ConsoleSettings, token: str) -> int:
+def retry_all(settings: ConsoleSettings, token: Secret) -> int:
     """``outbox --retry``: send every sendable decision of this connection; the worst exit code."""
     outbox = open_outbox()
     service = _service(settings, token, outbox)
