@@ -605,3 +605,49 @@ def test_list_shows_the_readable_tasks_and_names_the_unreadable_ones(
         assert "entry 1:" in result.stderr and "entry 2:" in result.stderr
     assert "approve-x" in table.stdout
     assert [json.loads(line)["id"] for line in lines.stdout.splitlines()] == ["approve-x"]
+
+
+def test_a_nan_editable_default_is_refused_in_words_not_a_traceback(
+    cli: Callable[[str], Run],
+) -> None:
+    """JSON from a real loopback server with NaN as an editable default: approving would send
+    every editable value, and JSON cannot carry NaN – refused before anything is sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    task = (
+        '{"id": "approve-nan", "workflow_id": "wf", "run_id": "run_nan00001", '
+        '"task_payload": {"title": "NaN inside", "editable": {"limit": NaN}}}'
+    )
+    body = ('{"tasks": [' + task + "]}").encode()
+    posts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            posts.append(self.path)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = cli(f"http://127.0.0.1:{server.server_port}")(
+            "tasks", "approve", "approve-nan", "--yes"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.stderr
+    assert "cannot be sent" in result.stderr and "JSON cannot carry" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert posts == []
