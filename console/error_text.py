@@ -41,6 +41,8 @@ def short_reason(exc: BaseException) -> str:
     if isinstance(exc, APIStatusError):
         return f"{exc.status_code} {clean(exc.error or '', max_len=40, multiline=False)}".strip()
     if isinstance(exc, APITimeoutError):
+        if getattr(exc, "deadline", None) is not None:
+            return "too slow – no complete answer within the deadline"
         return "no answer in time – the platform is too slow"
     if isinstance(exc, APIConnectionError):
         return "cannot connect"
@@ -114,6 +116,13 @@ def describe_error(exc: BaseException, *, doing: str = "the request") -> str:
     if isinstance(exc, UnprocessableEntityError):
         return f"The platform rejected the request (422): {server}."
     if isinstance(exc, APITimeoutError):
+        deadline = getattr(exc, "deadline", None)
+        if deadline is not None:  # the whole answer did not arrive within request_timeout
+            return (
+                f"The platform is answering too slowly: no complete answer within "
+                f"{deadline:g} s for {doing} (request_timeout). Try again, or raise it in "
+                "the profile if the inbox is very large."
+            )
         return f"No answer in time for {doing}. The network or the platform is slow – try again."
     if isinstance(exc, APIConnectionError):
         return (

@@ -121,7 +121,7 @@ class ConnectionState:
         wait = ""
         if self.next_retry_at is not None:
             seconds = max(0, round((self.next_retry_at - now).total_seconds()))
-            wait = f"retrying in {seconds}s"
+            wait = f"retrying in {seconds}s" if seconds else "retrying now"
         reason = self.reason or "failed"
         if self.link is Link.RETRYING:
             return f"◌ {reason}, {wait} · L details"
