@@ -436,5 +436,5 @@ async def test_a_hanging_server_times_out_into_retrying_and_the_ui_answers(
             await wait_for(lambda: app.services.connection.failures > 0, pilot.pause)
             await pilot.pause()
             assert "retrying in" in status_text(app)
-            assert "No answer in time" in (app.services.connection.last_error or "")
+            assert "answering too slowly" in (app.services.connection.last_error or "")
             faults.latency_ms = 0
