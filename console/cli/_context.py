@@ -186,6 +186,15 @@ def open_connection(ctx: click.Context) -> tuple[ConsoleSettings, Secret]:
     return settings, Secret(read_token(ctx, connection).token)
 
 
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question: standard input is a terminal."""
+    stdin = sys.stdin
+    try:
+        return stdin is not None and stdin.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
 def say_wait(seconds: float, reason: str) -> None:
     """A script's operator learns why the command sits still (waits over 3 s only)."""
     click.echo(f"waiting {seconds:.0f} s before trying again: {reason}", err=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -18,6 +17,7 @@ from ._context import (
     request_token_stdin,
     resolve_connection,
     say_wait,
+    stdin_is_terminal,
     stdin_token,
 )
 from ._exit import AUTH, USAGE, CommandError, exit_code_for
@@ -27,15 +27,6 @@ def _with_token(ctx: click.Context, param: click.Parameter, value: bool) -> None
     if value:
         click.echo("warning: --with-token is deprecated; use --token-stdin.", err=True)
         request_token_stdin(ctx)
-
-
-def _interactive() -> bool:
-    """Whether someone can answer the hidden prompt: standard input is a terminal."""
-    stdin = sys.stdin
-    try:
-        return stdin is not None and stdin.isatty()
-    except (AttributeError, ValueError):  # replaced or closed
-        return False
 
 
 def _token_to_check(ctx: click.Context) -> str:
@@ -54,7 +45,7 @@ def _token_to_check(ctx: click.Context) -> str:
             err=True,
         )
         return from_env
-    if not _interactive():
+    if not stdin_is_terminal():
         raise CommandError(
             f"No token to check: standard input is not a terminal, so there is no one to ask. "
             f"Pipe the token in with --token-stdin, or set {ENV_VAR}. Nothing was stored.",

@@ -10,7 +10,7 @@ import click
 from ..audit import AuditLog
 from ..outbox import EntryState, Outbox
 from ..widgets.safe_text import clean
-from ._context import connection_options
+from ._context import connection_options, stdin_is_terminal
 from ._decide import open_outbox
 from ._exit import EXIT_CODES_HELP, USAGE, CommandError
 
@@ -121,9 +121,7 @@ def _discard(store: Outbox, key: str, yes: bool) -> None:
         )
     what = f"{entry.verb} {clean(entry.title, max_len=60, multiline=False)}"
     if not yes:
-        import sys
-
-        if not sys.stdin or not sys.stdin.isatty():
+        if not stdin_is_terminal():
             raise CommandError(
                 "Not confirmed: standard input is not a terminal. Pass --yes to discard.", USAGE
             )

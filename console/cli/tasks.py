@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,7 +37,13 @@ from ..outbox import EntryState
 from ..settings import ConsoleSettings
 from ..task_refs import FullRef, RefError, key_text, resolve_ref, short_refs
 from ..widgets.safe_text import clean
-from ._context import connection_options, open_client, open_connection, sync_client
+from ._context import (
+    connection_options,
+    open_client,
+    open_connection,
+    stdin_is_terminal,
+    sync_client,
+)
 from ._decide import StoredRef, decide, open_outbox, stored_target, where_of
 from ._exit import EXIT_CODES_HELP, PARTIAL, USAGE, CommandError, exit_code_for
 
@@ -53,15 +58,6 @@ _REF_HELP = (
 def _now() -> datetime:
     """The clock ages are measured with (replaced in tests)."""
     return datetime.now(UTC)
-
-
-def _interactive() -> bool:
-    """Whether someone can answer a question: standard input is a terminal."""
-    stdin = sys.stdin
-    try:
-        return stdin is not None and stdin.isatty()
-    except (AttributeError, ValueError):  # replaced or closed
-        return False
 
 
 def _one_line(text: Any, max_len: int | None = None) -> str:
@@ -636,7 +632,7 @@ def approve(
         result=result,
         original=original or None,
         yes=yes,
-        interactive=_interactive(),
+        interactive=stdin_is_terminal(),
         idempotency_key=idempotency_key,
     )
 
@@ -676,6 +672,6 @@ def reject(
         result=decision_result({}, approved=False, reason=reason),
         original=None,
         yes=yes,
-        interactive=_interactive(),
+        interactive=stdin_is_terminal(),
         idempotency_key=idempotency_key,
     )

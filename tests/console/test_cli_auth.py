@@ -225,7 +225,7 @@ def test_with_a_terminal_login_still_asks(
     memory_keyring: MemoryKeyring,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("console.cli.auth._interactive", lambda: True)
+    monkeypatch.setattr("console.cli.auth.stdin_is_terminal", lambda: True)
     args = [arg for arg in login_args(live_stub) if arg != "--token-stdin"]
 
     result = run(home, args, stdin=DEMO_CONTRIBUTOR_TOKEN + "\n")

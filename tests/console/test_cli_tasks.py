@@ -29,6 +29,7 @@ from server_stub import (
 )
 from server_stub.state import NewTask, Workflow
 from tests.conftest import FIXED_NOW
+from tests.fixed_platform import fixed_platform
 
 # ``console.cli.tasks`` the attribute is the click group; the module is in sys.modules.
 TASKS = importlib.import_module("console.cli.tasks")
@@ -417,7 +418,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_sent(
 def test_on_a_terminal_the_command_shows_what_it_sends_and_asks(
     run: Run, live_stub: StubServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(TASKS, "_interactive", lambda: True)
+    monkeypatch.setattr(TASKS, "stdin_is_terminal", lambda: True)
     declined = run(
         "tasks", "approve", "budget-approval", "--set", "approved_amount_eur=40000", input="\n"
     )
@@ -573,32 +574,12 @@ def test_list_shows_the_readable_tasks_and_names_the_unreadable_ones(
 ) -> None:
     """One bad entry in a real loopback server's listing: the good task is listed, the bad one
     named on stderr, and the exit code (6) says the list is incomplete."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     good = {"id": "approve-x", "workflow_id": "wf", "run_id": "run_12345678", "task_payload": {}}
     body = json.dumps({"tasks": [good, {"id": 7}, "not even an object"]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        run = cli(f"http://127.0.0.1:{server.server_port}")
+    with fixed_platform(body) as platform:
+        run = cli(platform.url)
         table = run("tasks", "list")
         lines = run("tasks", "list", "--json")
-    finally:
-        server.shutdown()
-        server.server_close()
     for result in (table, lines):
         assert result.exit_code == 6, result.stderr
         assert "2 entries of the platform's answer could not be read" in result.stderr
@@ -612,42 +593,13 @@ def test_a_nan_editable_default_is_refused_in_words_not_a_traceback(
 ) -> None:
     """JSON from a real loopback server with NaN as an editable default: approving would send
     every editable value, and JSON cannot carry NaN – refused before anything is sent."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     task = (
         '{"id": "approve-nan", "workflow_id": "wf", "run_id": "run_nan00001", '
         '"task_payload": {"title": "NaN inside", "editable": {"limit": NaN}}}'
     )
-    body = ('{"tasks": [' + task + "]}").encode()
-    posts: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:
-            posts.append(self.path)
-            self.send_response(500)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = cli(f"http://127.0.0.1:{server.server_port}")(
-            "tasks", "approve", "approve-nan", "--yes"
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fixed_platform(('{"tasks": [' + task + "]}").encode()) as platform:
+        result = cli(platform.url)("tasks", "approve", "approve-nan", "--yes")
     assert result.exit_code == 1, result.stderr
     assert "cannot be sent" in result.stderr and "JSON cannot carry" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert posts == []
+    assert platform.posts == []
