@@ -26,11 +26,11 @@ from .commands import TaskCommands
 from .decisions import Decision, NotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
 from .outbox import EntryState, OutboxEntry, OutboxError
+from .safe_text import clean
 from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
 from .screens.modals import ConfirmScreen
 from .services import ConsoleServices
-from .widgets.safe_text import clean
 
 
 class CommandCenterApp(App[None]):

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.fuzzy import Matcher
 
 from .inbox_model import SortKey
-from .widgets.safe_text import clean
+from .safe_text import clean
 
 if TYPE_CHECKING:
     from .screens.inbox import InboxScreen

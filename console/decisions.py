@@ -49,7 +49,7 @@ from client.models import reject_result
 from .audit import AuditLog
 from .error_text import describe_error
 from .outbox import EntryState, Outbox, OutboxEntry, OutboxError, Outcome
-from .widgets.safe_text import clean
+from .safe_text import clean
 
 TaskKey = tuple[str, str, str]
 

@@ -23,7 +23,7 @@ from client.errors import (
     UnprocessableEntityError,
 )
 
-from .widgets.safe_text import clean
+from .safe_text import clean
 
 
 def short_reason(exc: BaseException) -> str:

@@ -34,9 +34,9 @@ from .error_text import describe_error, short_reason
 from .field_values import FieldError, parse_value
 from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
+from .safe_text import clean
 from .settings import ConsoleSettings
 from .unreadable_tasks import stand_in
-from .widgets.safe_text import clean
 
 
 class Link(enum.Enum):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from client.models import Task
 
-from .widgets.safe_text import clean
+from .safe_text import clean
 
 __all__ = [
     "AmbiguousRef",

@@ -19,9 +19,9 @@ from client import Secret, Task
 from ..audit import AuditLog
 from ..decisions import DecisionService, NotRecorded, Settled, Settlement, Where, body_preview
 from ..outbox import EntryState, Outbox, OutboxEntry, OutboxError, Outcome
+from ..safe_text import clean
 from ..settings import ConsoleSettings
 from ..task_refs import FullRef, TaskKey, key_text
-from ..widgets.safe_text import clean
 from ._context import sync_client
 from ._exit import API_ERROR, CONFLICT, NOT_CONFIRMED, OK, USAGE, CommandError, exit_code_for
 

@@ -11,7 +11,7 @@ from client import APIError, CommandCenterClient
 from ..config import config_path, save_profile
 from ..credentials import ENV_VAR, CredentialsError, CredentialStore
 from ..error_text import describe_error
-from ..widgets.safe_text import clean
+from ..safe_text import clean
 from ._context import (
     connection_options,
     request_token_stdin,

@@ -9,7 +9,7 @@ import click
 
 from ..audit import AuditLog
 from ..outbox import EntryState, Outbox
-from ..widgets.safe_text import clean
+from ..safe_text import clean
 from ._context import connection_options, stdin_is_terminal
 from ._decide import open_outbox
 from ._exit import EXIT_CODES_HELP, USAGE, CommandError

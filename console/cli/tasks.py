@@ -34,9 +34,9 @@ from ..error_text import describe_error
 from ..field_values import FieldError, parse_text
 from ..inbox_model import format_age
 from ..outbox import EntryState
+from ..safe_text import clean
 from ..settings import ConsoleSettings
 from ..task_refs import FullRef, RefError, key_text, resolve_ref, short_refs
-from ..widgets.safe_text import clean
 from ._context import (
     connection_options,
     open_client,

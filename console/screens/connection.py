@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..safe_text import safe
 from ..services import ConsoleServices
-from ..widgets.safe_text import safe
 
 
 def _when(moment: Any) -> str:

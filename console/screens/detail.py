@@ -14,7 +14,7 @@ from textual.widgets import Footer, Markdown, Static
 from client import PayloadField, Task
 
 from ..inbox_model import RowDiff, format_age
-from ..widgets.safe_text import (
+from ..safe_text import (
     LINE_MAX,
     safe,
     safe_json,

@@ -13,9 +13,9 @@ from textual.widgets import Footer, Static
 from client import Task
 
 from ..decisions import Decision
+from ..safe_text import LINE_MAX, safe, safe_json
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
-from ..widgets.safe_text import LINE_MAX, safe, safe_json
 from ._console_screen import ConsoleScreen
 from .modals import TOO_FAST, ArmedConfirmation
 

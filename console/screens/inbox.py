@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from client import Task
 
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
-from ..widgets.safe_text import clean
+from ..safe_text import clean
 from ..widgets.task_table import (
     FAILED,
     HELD,

@@ -26,7 +26,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from client import Task
 
-from ..widgets.safe_text import safe, safe_json
+from ..safe_text import safe, safe_json
 
 # A confirmation key counts only this long after the dialog appeared or after a stray key.
 ARM_SECONDS = 0.4

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..decisions import NotRecorded
 from ..outbox import EntryState, OutboxEntry, OutboxError
-from ..widgets.safe_text import clean
+from ..safe_text import clean
 from ..widgets.task_table import entry_marker
 from ._console_screen import ConsoleScreen
 

@@ -18,8 +18,8 @@ from textual.widgets import Footer, Static
 from client import APIError, InvalidIdError, RunEvent, Task
 
 from ..error_text import describe_error
+from ..safe_text import LINE_MAX, clean, safe
 from ..services import RunStory
-from ..widgets.safe_text import LINE_MAX, clean, safe
 from ._console_screen import ConsoleScreen
 
 # Event types as words with a symbol, so the timeline reads without colour.

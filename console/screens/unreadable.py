@@ -12,7 +12,7 @@ from textual.widgets import Footer, Static
 
 from client import UnreadableTask
 
-from ..widgets.safe_text import safe, safe_json
+from ..safe_text import safe, safe_json
 from ._console_screen import ConsoleScreen
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from .safe_text import clean
+from ..safe_text import clean
 
 
 def _as_text(value: Any) -> str:

@@ -16,7 +16,7 @@ from textual.widgets.select import NoSelection
 from client import FieldType, PayloadField
 
 from ..field_values import FieldError, parse_value, text_of
-from .safe_text import LINE_MAX, clean, escape_json_source, safe
+from ..safe_text import LINE_MAX, clean, escape_json_source, safe
 
 NOT_AN_OPTION = " (not an option)"
 """After a current enum value its options do not list: offered, so it can be kept as it is."""

@@ -27,7 +27,7 @@ from textual.strip import Strip
 
 from ..inbox_model import InboxRow, TaskKey, format_age
 from ..outbox import EntryState, OutboxEntry
-from .safe_text import clean
+from ..safe_text import clean
 
 _KEY_OF = attrgetter("key")
 
@@ -120,13 +120,6 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     # No repaint of its own: a move repaints just the two rows it touches.
     cursor_row: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
-    class Highlighted(Message):
-        """The cursor moved to another task (or to none)."""
-
-        def __init__(self, key: TaskKey | None) -> None:
-            super().__init__()
-            self.key = key
-
     class Selected(Message):
         """Enter (or a click on the selected row) on a task."""
 
@@ -173,7 +166,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             # The task under the cursor left: stay at the same height rather than jump to the top.
             index = min(self.cursor_row, max(len(rows) - 1, 0))
         self._update_virtual_size()
-        self._move(index, force_message=key != self._key_at(index))
+        self._move(index)
         self.refresh()
 
     def _find(self, key: TaskKey | None) -> int | None:
@@ -213,9 +206,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     # -- cursor ---------------------------------------------------------------------------------
 
-    def _move(self, index: int, *, force_message: bool = False) -> None:
+    def _move(self, index: int) -> None:
         index = max(0, min(index, len(self._rows) - 1)) if self._rows else 0
-        old_key = self._cursor_key
         self._cursor_key = self._key_at(index)
         self._cursor_item = self._rows[index] if self._rows else None
         old_index = self.cursor_row
@@ -224,8 +216,6 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._scroll_cursor_into_view()
         self._refresh_row(old_index)
         self._refresh_row(index)
-        if force_message or old_key != self._cursor_key:
-            self.post_message(self.Highlighted(self._cursor_key))
 
     def _refresh_row(self, index: int) -> None:
         """Repaint one row's line (a cursor move is two lines, not a screen, over SSH)."""

@@ -49,13 +49,13 @@ from console.audit import AuditLog
 from console.field_values import text_of
 from console.launch import build_app
 from console.outbox import Outbox
+from console.safe_text import clean, safe_markdown_source
 from console.screens.detail import DetailScreen
 from console.screens.edit import EditScreen, ReviewScreen
 from console.screens.inbox import InboxScreen
 from console.screens.run import RunScreen
 from console.settings import ConsoleSettings
 from console.widgets.field_inputs import FieldEditor
-from console.widgets.safe_text import clean, safe_markdown_source
 from console.widgets.task_table import TaskTable
 from server_stub import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, StubState, create_app
 from server_stub.state import NewTask, Workflow

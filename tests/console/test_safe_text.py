@@ -24,12 +24,11 @@ from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static
 
-from console.widgets import safe_text
-from console.widgets.safe_text import (
+from console import safe_text
+from console.safe_text import (
     ELLIPSIS,
     MAX_JSON_DEPTH,
     clean,
-    one_line,
     safe,
     safe_json,
     safe_markdown_parser,
@@ -253,12 +252,12 @@ def test_property_max_len(text: str, max_len: int, multiline: bool) -> None:
     assert clean(out, max_len=max_len, multiline=multiline) == out
 
 
-# -- safe / one_line ------------------------------------------------------------------------------
+# -- safe ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("markup", MARKUP)
 def test_markup_stays_literal(markup: str) -> None:
-    for text in (safe(markup), one_line(markup), safe(markup, style="bold")):
+    for text in (safe(markup), safe(markup, multiline=False), safe(markup, style="bold")):
         assert isinstance(text, Text)
         assert text.plain == markup
         assert not text.spans
@@ -273,13 +272,12 @@ def test_safe_applies_only_the_callers_style() -> None:
 def test_safe_shows_non_strings_with_str() -> None:
     assert safe(42).plain == "42"
     assert safe(None).plain == "None"
-    assert one_line(["a\nb"]).plain == r"['a\nb']"
+    assert safe(["a\nb"], multiline=False).plain == r"['a\nb']"
 
 
-def test_one_line_is_one_line() -> None:
-    text = one_line("first\nsecond\r\nthird\u2028", max_len=20)
+def test_one_line_text_is_one_line() -> None:
+    text = safe("first\nsecond\r\nthird\u2028", max_len=20, multiline=False)
     assert text.plain == r"first\nsecond\r\nth…"
-    assert text.no_wrap
 
 
 # -- safe_json ------------------------------------------------------------------------------------
@@ -351,7 +349,7 @@ def test_rich_console_output_carries_no_injected_sequences(payload: str) -> None
         file=io.StringIO(), record=True, force_terminal=True, color_system="truecolor", width=80
     )
     console.print(safe(payload, style="bold red"))
-    console.print(one_line(payload))
+    console.print(safe(payload, multiline=False))
     console.print(safe_json({payload: [payload]}))
     ansi = console.export_text(styles=True)
     assert "\x1b]" not in ansi and "\x07" not in ansi and "\x9b" not in ansi
@@ -388,7 +386,7 @@ class Showcase(App[None]):
 
 async def test_static_and_label_show_markup_literally_and_clicks_do_nothing() -> None:
     static = Static(safe("[@click=app.quit]click[/]"))
-    label = Label(one_line("[bold]x[/] [@click=app.quit]y[/]\n$accent \x1b[2J"))
+    label = Label(safe("[bold]x[/] [@click=app.quit]y[/]\n$accent \x1b[2J", multiline=False))
     app = Showcase(static, label)
     async with app.run_test(size=(60, 10)) as pilot:
         await pilot.click(static)

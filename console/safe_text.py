@@ -35,7 +35,6 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "clean",
     "escape_json_source",
-    "one_line",
     "safe",
     "safe_json",
     "safe_markdown_parser",
@@ -212,14 +211,6 @@ def safe(
     shown with `str()`: formatting structures is the caller's business (see `safe_json`).
     """
     return Text(clean(str(text), max_len=max_len, multiline=multiline), style=style)
-
-
-def one_line(text: object, max_len: int | None = None) -> Text:
-    """A table cell or label: one line whatever the server sent (`\\n` shows escaped)."""
-    result = safe(text, max_len=max_len, multiline=False)
-    result.no_wrap = True
-    result.overflow = "ellipsis"
-    return result
 
 
 # -- JSON ------------------------------------------------------------------------------------------
