@@ -6,11 +6,9 @@ the one place where, later, a durable outbox sits between the key press and the 
 
 from __future__ import annotations
 
-import enum
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,22 +27,19 @@ from client import (
 from . import _runtime
 from ._prefetch import Prefetch
 from .audit import AuditLog
+from .connection_state import (
+    MAX_RETRY_AFTER,
+    STALE_GRACE,
+    ConnectionState,
+    retry_backoff,
+)
 from .decisions import Decision, DecisionService, Settlement, Where
-from .error_text import describe_error, short_reason
-from .field_values import FieldError, parse_value
+from .drafts import DraftEdits, draft_edits
 from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
 from .safe_text import clean
 from .settings import ConsoleSettings
 from .unreadable_tasks import stand_in
-
-
-class Link(enum.Enum):
-    CONNECTING = "connecting"
-    LIVE = "live"
-    RETRYING = "retrying"
-    OFFLINE = "offline"
-
 
 # Listings up to this size are compared with the shown rows on the event loop (a few ms).
 PREPARE_INLINE_TASKS = 2000
@@ -52,112 +47,8 @@ PREPARE_INLINE_TASKS = 2000
 # The next poll waits at least this many times as long as the last one took.
 POLL_DUTY_FACTOR = 4.0
 
-# After this many failed refreshes in a row the status line says "offline since".
-OFFLINE_AFTER_FAILURES = 3
-
-# Live data older than twice the poll interval plus this is called stale.
-STALE_GRACE = 5.0
-
-# A Retry-After longer than this is not waited out (a misbehaving server could say a year).
-MAX_RETRY_AFTER = 600.0
-
-
 # For this long after a decision went out, u says it is too late rather than "nothing to undo".
 UNDO_LATE_SECONDS = 60.0
-
-
-def retry_backoff(failures: int) -> float:
-    """Poll delay after ``failures`` failed refreshes in a row: 3, 6, 12, 24, then 30 s."""
-    return float(min(30, 3 * 2 ** (failures - 1)))
-
-
-@dataclass
-class ConnectionState:
-    """The inbox's link to the platform, as the status line tells it (words, not colours)."""
-
-    link: Link = Link.CONNECTING
-    last_ok: datetime | None = None
-    failing_since: datetime | None = None
-    failures: int = 0
-    next_retry_at: datetime | None = None
-    last_error: str | None = None  # the whole sentence, for the details screen (L)
-    reason: str | None = None  # the few words the status line shows
-    failed_at: datetime | None = None
-    # The answer of the last failed refresh, for the details screen (status, type, snippet).
-    evidence: dict[str, str] = field(default_factory=dict)
-    ok_at: float = 0.0  # time.monotonic() of the last good refresh: how old the data really is
-
-    def ok(self, now: datetime) -> None:
-        self.link = Link.LIVE
-        self.last_ok = now
-        self.ok_at = time.monotonic()
-        self.failing_since = None
-        self.failures = 0
-        self.next_retry_at = None
-        self.last_error = None
-        self.reason = None
-
-    def failed(self, now: datetime, exc: BaseException, retry_in: float) -> None:
-        self.failures += 1
-        if self.failing_since is None:
-            self.failing_since = now
-        self.link = Link.OFFLINE if self.failures >= OFFLINE_AFTER_FAILURES else Link.RETRYING
-        self.next_retry_at = datetime.fromtimestamp(now.timestamp() + retry_in, UTC)
-        self.last_error = describe_error(exc, doing="refreshing the inbox")
-        self.reason = short_reason(exc)
-        self.failed_at = now
-        self.evidence = evidence_of(exc)
-
-    def describe(self, now: datetime, *, stale_after: float | None = None) -> str:
-        """The link in words; ``stale_after``: seconds of silence that make live data stale."""
-        if self.link is Link.CONNECTING:
-            return "◌ connecting…"
-        if self.link is Link.LIVE:
-            age = time.monotonic() - self.ok_at
-            if stale_after is not None and self.last_ok is not None and age > stale_after:
-                since = _clock(self.last_ok)
-                return f"◌ stale since {since} – the platform is answering too slowly"
-            return "● live"
-        wait = ""
-        if self.next_retry_at is not None:
-            seconds = max(0, round((self.next_retry_at - now).total_seconds()))
-            wait = f"retrying in {seconds}s" if seconds else "retrying now"
-        reason = self.reason or "failed"
-        if self.link is Link.RETRYING:
-            return f"◌ {reason}, {wait} · L details"
-        since = _clock(self.failing_since) if self.failing_since else "?"
-        return f"✕ {reason} · offline since {since} · {wait} · L details"
-
-
-def _clock(moment: datetime) -> str:
-    return moment.astimezone().strftime("%H:%M:%S")
-
-
-def evidence_of(exc: BaseException) -> dict[str, str]:
-    """What the failed answer looked like (never its headers: they may echo the token)."""
-    response = getattr(exc, "response", None)
-    request = getattr(exc, "request", None) or getattr(response, "request", None)
-    found: dict[str, str] = {"error": type(exc).__name__}
-    if request is not None:
-        found["request"] = f"{request.method} {request.url.path}"
-    if response is not None:
-        found["status"] = str(response.status_code)
-        found["content type"] = response.headers.get("content-type", "(none)")
-        try:
-            text = response.text
-        except Exception:  # a streamed body that was never read
-            text = ""
-        found["body"] = clean(text[:300], max_len=300, multiline=False) or "(empty)"
-    return found
-
-
-@dataclass(frozen=True)
-class DraftEdits:
-    """A kept edit-form draft, read as the values it would send."""
-
-    values: dict[str, Any]
-    changed: list[str]
-    error: str | None  # the first value that does not parse, in words
 
 
 @dataclass(frozen=True)
@@ -386,29 +277,6 @@ class ConsoleServices:
                 counts["sending"] += 1
         return counts
 
-    def draft_edits(self, task: Task) -> DraftEdits | None:
-        """The kept draft of ``task`` as typed values, if it changes anything."""
-        draft = self.drafts.get(task.key)
-        if not draft:
-            return None
-        original = task.editable_values()
-        values: dict[str, Any] = {}
-        error: str | None = None
-        for editable in task.payload.editable_fields:
-            if editable.name not in draft:
-                continue
-            try:
-                value = parse_value(editable, draft[editable.name])
-                json.dumps(value, allow_nan=False)
-            except (FieldError, ValueError) as exc:
-                error = error or f"{editable.label}: {exc}"
-                continue
-            values[editable.name] = value
-        changed = [name for name, value in values.items() if original.get(name) != value]
-        if not changed and error is None:
-            return None  # the draft holds the task's own values: nothing would be lost
-        return DraftEdits(values, changed, error)
-
     def undo_latest(self) -> tuple[OutboxEntry | None, str]:
         """Take back the newest held decision; the sentence says what happened."""
         held = self.held()
@@ -438,6 +306,10 @@ class ConsoleServices:
             what = f"{entry.verb} {clean(entry.title, max_len=50, multiline=False)}"
             return f"Too late to undo: the decision to {what} was already sent."
         return None
+
+    def draft_edits(self, task: Task) -> DraftEdits | None:
+        """The kept draft of ``task`` as typed values, if it changes anything."""
+        return draft_edits(task, self.drafts.get(task.key))
 
     async def run_story(self, workflow_id: str, run_id: str) -> RunStory:
         pending = await self.client.list_run_pending_tasks(workflow_id, run_id)
