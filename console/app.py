@@ -25,8 +25,10 @@ from . import _runtime, crash
 from .commands import TaskCommands
 from .decisions import Decision, NotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
+from .messages import InboxChanged, StatusChanged
 from .outbox import EntryState, OutboxEntry, OutboxError
 from .safe_text import clean
+from .screens._console_screen import ConsoleScreen
 from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
 from .screens.modals import ConfirmScreen
@@ -136,15 +138,13 @@ class CommandCenterApp(App[None]):
 
     def _broadcast_inbox(self, diff: RowDiff) -> None:
         for screen in self.screen_stack:
-            handler = getattr(screen, "inbox_changed", None)
-            if handler is not None:
-                handler(diff)
+            screen.post_message(InboxChanged(diff))
 
     def _close_screens_about(self, key: TaskKey) -> None:
         """After our own decision, screens showing that task have nothing left to offer."""
         while len(self.screen_stack) > 2:  # the default screen and the inbox stay
-            target = getattr(self.screen, "target", None)
-            if getattr(target, "key", None) != key:
+            screen = self.screen
+            if not isinstance(screen, ConsoleScreen) or screen.about_task() != key:
                 break
             self.pop_screen()
 
@@ -156,9 +156,7 @@ class CommandCenterApp(App[None]):
 
     def _broadcast_status(self) -> None:
         for screen in self.screen_stack:
-            handler = getattr(screen, "status_changed", None)
-            if handler is not None:
-                handler()
+            screen.post_message(StatusChanged())
 
     # -- decision flow --------------------------------------------------------------------------
 

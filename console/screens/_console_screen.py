@@ -8,6 +8,8 @@ from textual.screen import Screen
 
 from client import Task
 
+from ..inbox_model import RowDiff, TaskKey
+from ..messages import InboxChanged, StatusChanged
 from ..outbox import EntryState
 from ..services import ConsoleServices
 
@@ -23,6 +25,22 @@ class ConsoleScreen(Screen[None]):
     @property
     def services(self) -> ConsoleServices:
         return self.cc.services
+
+    def about_task(self) -> TaskKey | None:
+        """The task this screen is about, if any: it closes after our own decision on it."""
+        return None
+
+    def on_inbox_changed(self, message: InboxChanged) -> None:
+        self.inbox_changed(message.diff)
+
+    def on_status_changed(self, message: StatusChanged) -> None:
+        self.status_changed()
+
+    def inbox_changed(self, diff: RowDiff) -> None:
+        """A refresh or a decision changed rows; screens that show rows repaint them."""
+
+    def status_changed(self) -> None:
+        """The link, the pause or the unsettled counts changed."""
 
     def refuse(self, title: str, message: str) -> None:
         """Say no in a dialog that takes the keys typed next (see modals.NoticeScreen)."""

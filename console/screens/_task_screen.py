@@ -9,7 +9,6 @@ from textual.binding import Binding, BindingType
 from client import Task
 
 from ..decisions import Decision
-from ..inbox_model import RowDiff
 from ._console_screen import ConsoleScreen
 
 
@@ -100,9 +99,3 @@ class TaskScreen(ConsoleScreen):
             self.refuse("No run", "No task is selected.")
             return
         self.app.push_screen(RunScreen(task.workflow_id, task.run_id))
-
-    def inbox_changed(self, diff: RowDiff) -> None:
-        """Called by the app after each refresh or decision."""
-
-    def status_changed(self) -> None:
-        """Called by the app when the connection or pause state changed."""

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Markdown, Static
 
 from client import PayloadField, Task
 
-from ..inbox_model import RowDiff, format_age
+from ..inbox_model import RowDiff, TaskKey, format_age
 from ..safe_text import (
     LINE_MAX,
     safe,
@@ -85,6 +85,9 @@ class DetailScreen(TaskScreen):
 
     def current_task(self) -> Task | None:
         return None if self.gone else self.target
+
+    def about_task(self) -> TaskKey | None:
+        return self.target.key
 
     def no_task_reason(self) -> str:
         return "This task is no longer pending: it was completed elsewhere. Nothing to decide."

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 from client import Task
 
 from ..decisions import Decision
+from ..inbox_model import TaskKey
 from ..safe_text import LINE_MAX, safe, safe_json
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
@@ -31,6 +32,9 @@ class EditScreen(ConsoleScreen):
         self.target = task
         # The field the operator was in: focus returns to it from the review.
         self._last_editor: FieldEditor | None = None
+
+    def about_task(self) -> TaskKey | None:
+        return self.target.key
 
     def compose(self) -> ComposeResult:
         task = self.target
@@ -120,6 +124,9 @@ class ReviewScreen(ConsoleScreen):
         self.values = values
         self.decision = Decision.approve(task, values)
         self.guard = ArmedConfirmation()
+
+    def about_task(self) -> TaskKey | None:
+        return self.target.key
 
     def compose(self) -> ComposeResult:
         task = self.target
