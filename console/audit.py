@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .outbox import OutboxEntry, Outcome, private_dir, state_dir
+from .outbox import OutboxEntry, Outcome
+from .paths import private_dir, state_dir
 
 
 def operator_identity(environ: Mapping[str, str] | None = None) -> dict[str, str]:

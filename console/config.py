@@ -29,7 +29,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import tomli_w
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -41,9 +40,9 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from .paths import config_dir
 from .settings import ConsoleSettings
 
-APP_NAME = "command-center-tui"
 DEFAULT_PROFILE = "default"
 ENV_PREFIX = "COMMAND_CENTER_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -58,7 +57,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     override = env.get(f"{ENV_PREFIX}CONFIG", "").strip()
     if override:
         return Path(override).expanduser()
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+    return config_dir() / "config.toml"
 
 
 class Profile(BaseSettings):

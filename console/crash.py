@@ -18,7 +18,7 @@ from pathlib import Path
 
 from client import __version__
 
-from .outbox import private_dir, state_dir
+from .paths import private_dir, state_dir
 
 REDACTED = "[REDACTED]"
 # Whatever else slipped into a message: bearer credentials and anything shaped like a PAT.

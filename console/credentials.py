@@ -40,11 +40,12 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 import keyring
-import platformdirs
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 from keyring.errors import NoKeyringError, PasswordDeleteError
 from keyring.util import platform_ as keyring_platform
+
+from .paths import config_dir
 
 __all__ = [
     "ENV_VAR",
@@ -61,7 +62,6 @@ __all__ = [
 ENV_VAR = "COMMAND_CENTER_TOKEN"
 SERVICE_PREFIX = "command-center-tui"
 _KEYRING_USERNAME = "token"
-_APP_NAME = "command-center-tui"
 
 # Same rule as profile names in config.py: the name ends up in a file name and a keyring service.
 _PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -393,11 +393,7 @@ class CredentialStore:
             raise ValueError("keyring_timeout must be positive")
         self.profile = profile
         self.service = f"{SERVICE_PREFIX}:{profile}"
-        self.token_dir = (
-            Path(token_dir)
-            if token_dir is not None
-            else platformdirs.user_config_path(_APP_NAME) / "tokens"
-        )
+        self.token_dir = Path(token_dir) if token_dir is not None else config_dir() / "tokens"
         self.token_path = self.token_dir / f"{profile}.token"
         self.keyring_timeout = keyring_timeout
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
@@ -776,13 +772,13 @@ class CredentialStore:
     def _prepare_dir(self) -> None:
         """Create the token directory 0700; an existing one is used as it is (never chmod'ed)
         if only we can change it, and refused otherwise."""
-        from .outbox import private_dir  # lazily: reading a token needs none of the outbox
+        from .paths import private_dir
 
         private_dir(self.token_dir, advice="Keep the token in a directory that only you can change")
 
     def _write_file(self, token: str) -> None:
         """Write atomically: a fresh 0600 temp file in the same directory, fsync, rename."""
-        from .outbox import UnsafeDirectoryError
+        from .paths import UnsafeDirectoryError
 
         path = self.token_path
         tmp = self.token_dir / f".{self.profile}.token.{secrets.token_hex(8)}.tmp"
