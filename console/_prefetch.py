@@ -11,12 +11,16 @@ import asyncio
 import threading
 from concurrent.futures import Future
 
+import httpx
+
 from client import CommandCenterClient, Secret, TaskListing
 
 from .settings import ConsoleSettings
 
 
-def polling_client(settings: ConsoleSettings, token: str | Secret) -> CommandCenterClient:
+def polling_client(
+    settings: ConsoleSettings, token: str | Secret, http_client: httpx.Client | None = None
+) -> CommandCenterClient:
     """The blocking client the console polls the inbox with, from worker threads.
 
     No retries: a failed poll is reported and backed off by the refresh flow itself.
@@ -27,6 +31,7 @@ def polling_client(settings: ConsoleSettings, token: str | Secret) -> CommandCen
         settings.tenant,
         settings.project,
         max_retries=0,
+        http_client=http_client,
         **settings.client_options(),
     )
 
@@ -34,16 +39,15 @@ def polling_client(settings: ConsoleSettings, token: str | Secret) -> CommandCen
 class Prefetch:
     """One background :meth:`~client.CommandCenterClient.poll_pending_tasks`, awaited once."""
 
-    def __init__(self, settings: ConsoleSettings, token: str | Secret) -> None:
+    def __init__(self, client: CommandCenterClient) -> None:
+        """``client``: the poll client the console goes on polling with (one pool, one client)."""
         self._future: Future[TaskListing] = Future()
-        self._settings = settings
-        self._token = Secret(token)  # masked in every repr, a crash report's included
+        self._client = client
         threading.Thread(target=self._fetch, name="inbox-prefetch", daemon=True).start()
 
     def _fetch(self) -> None:
         try:
-            with polling_client(self._settings, self._token) as client:
-                self._future.set_result(client.poll_pending_tasks())
+            self._future.set_result(self._client.poll_pending_tasks())
         except BaseException as exc:  # handed to the awaiting refresh, which reports it
             self._future.set_exception(exc)
 

@@ -19,6 +19,8 @@ from .settings import ConsoleSettings
 if TYPE_CHECKING:
     import httpx
 
+    from client import CommandCenterClient
+
     from .app import CommandCenterApp
     from .audit import AuditLog
     from .outbox import Outbox
@@ -33,7 +35,12 @@ def build_app(
     outbox: Outbox | None = None,
     audit: AuditLog | None = None,
     prefetch: Prefetch | None = None,
+    poll_client: CommandCenterClient | None = None,
 ) -> CommandCenterApp:
+    """The app on ``settings``; ``http_client`` (async) replaces the network for every request
+    – the poll reaches it through the same blocking client in a thread (LoopTransport)."""
+    import httpx
+
     from client import AsyncCommandCenterClient
 
     from .app import CommandCenterApp
@@ -49,9 +56,13 @@ def build_app(
         **settings.client_options(),
         http_client=http_client,
     )
-    # Over the network (no transport handed in), the inbox is polled by a blocking client in
-    # a worker thread: its megabytes stay off the event loop that answers the operator's keys.
-    poll_client = polling_client(settings, token) if http_client is None else None
+    if poll_client is None:
+        bridge = None
+        if http_client is not None:
+            from ._loop_transport import LoopTransport
+
+            bridge = httpx.Client(transport=LoopTransport(http_client))
+        poll_client = polling_client(settings, token, bridge)
     problem: str | None = None
     if outbox is None:
         try:
@@ -84,8 +95,12 @@ def run_console(
     disable_core_dumps()  # a core file would hold the token in clear
     token = Secret(token)  # from here on every repr shows it masked
     _runtime.take_over()  # before the prefetch builds a listing the collector would scan
-    prefetch = Prefetch(settings, token)  # first, so the request overlaps the imports below
+    # First, so the request overlaps the imports below; the console goes on with its client.
+    poller = polling_client(settings, token)
+    prefetch = Prefetch(poller)
     try:
-        build_app(settings, token, outbox=outbox, audit=audit, prefetch=prefetch).run()
+        build_app(
+            settings, token, outbox=outbox, audit=audit, prefetch=prefetch, poll_client=poller
+        ).run()
     finally:
         _runtime.give_back()

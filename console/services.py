@@ -83,7 +83,7 @@ class ConsoleServices:
         audit: AuditLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prefetch: Prefetch | None = None,
-        poll_client: CommandCenterClient | None = None,
+        poll_client: CommandCenterClient,
         outbox_problem: str | None = None,
     ) -> None:
         self.settings = settings
@@ -102,14 +102,11 @@ class ConsoleServices:
         self.client = client
         self.outbox = outbox
         self.audit = audit
-        # The inbox poll shows its own "retrying in N s", so it must not also retry inside.
-        self._poll_client = client.with_options(max_retries=0)
-        # A blocking client polls in a worker thread when given: 75 MB of listing then never
-        # passes through the event loop chunk by chunk (see launch.build_app).
-        self._threaded_poll_owner = poll_client  # closed with the services
-        self._threaded_poll_client = (
-            poll_client.with_options(max_retries=0) if poll_client is not None else None
-        )
+        # The inbox is polled by a blocking client in a worker thread, always: 75 MB of listing
+        # never passes through the event loop chunk by chunk. It shows its own "retrying in
+        # N s", so it must not also retry inside.
+        self._poll_owner = poll_client  # closed with the services
+        self._poll_client = poll_client.with_options(max_retries=0)
         self.clock = clock
         self.inbox = InboxModel(stalled_after=settings.stalled_after, clock=clock)
         self.connection = ConnectionState()
@@ -163,11 +160,9 @@ class ConsoleServices:
         _runtime.before_poll()
         if prefetch is not None:
             listing = await prefetch.listing()
-        elif self._threaded_poll_client is not None:
-            poll = self._threaded_poll_client.poll_pending_tasks
-            listing = await anyio.to_thread.run_sync(poll, self._listing)
         else:
-            listing = await self._poll_client.poll_pending_tasks(self._listing)
+            poll = self._poll_client.poll_pending_tasks
+            listing = await anyio.to_thread.run_sync(poll, self._listing)
         self.last_refresh = self.clock()
         self.connection.ok(self.last_refresh)
         if not listing.changed:
@@ -348,5 +343,4 @@ class ConsoleServices:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        if self._threaded_poll_owner is not None:
-            self._threaded_poll_owner.close()  # the copy shares, and so cannot close, its pool
+        self._poll_owner.close()  # the copy shares, and so cannot close, its pool

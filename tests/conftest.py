@@ -30,6 +30,15 @@ def explicit_test_keyring() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def scratch_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes to the user's real state directory (outbox, audit, crash reports);
+    tests that need their own set COMMAND_CENTER_STATE_DIR themselves."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COMMAND_CENTER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
 @pytest.fixture
 def fixed_now() -> datetime:
     """2026-11-25T12:00:00Z: the demo's task ages and event times are relative to it."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from client import AsyncCommandCenterClient, RetryPolicy, Task
+from console._prefetch import polling_client
 from console.audit import AuditLog
 from console.decisions import Decision
 from console.outbox import EntryState, Outbox
@@ -44,6 +45,7 @@ def services_for(url: str, state_dir: Path) -> ConsoleServices:
         client,
         outbox=Outbox(state_dir / "outbox.sqlite3"),
         audit=AuditLog(state_dir / "audit.jsonl"),
+        poll_client=polling_client(settings, DEMO_CONTRIBUTOR_TOKEN),
     )
 
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from textual.pilot import Pilot
 
 from client import AsyncCommandCenterClient
-from console._prefetch import Prefetch
+from console._prefetch import Prefetch, polling_client
 from console.app import CommandCenterApp
 from console.audit import AuditLog
 from console.launch import build_app
@@ -74,6 +74,8 @@ def make_console(
             cursor_blink=False,
             **overrides,
         )
+        # As run_console wires it: the prefetch starts on the client the console polls with.
+        poller = polling_client(settings, token) if prefetch else None
         return build_app(
             settings,
             token,
@@ -81,7 +83,8 @@ def make_console(
             clock=clock or (lambda: fixed_now),
             outbox=outbox,
             audit=audit,
-            prefetch=Prefetch(settings, token) if prefetch else None,
+            prefetch=Prefetch(poller) if poller is not None else None,
+            poll_client=poller,
         )
 
     return make

@@ -50,15 +50,16 @@ def live_many(many_state: StubState) -> Iterator[StubServer]:
 async def test_the_first_refresh_uses_the_prefetched_listing(
     live_stub: StubServer, make_console: ConsoleFactory
 ) -> None:
-    # The prefetch goes to the live stub (12 tasks); the console's own client to an empty one.
-    empty = create_app(StubState())
-    app = make_console(base_url=live_stub.url, http_client=asgi_client(empty), prefetch=True)
+    # The prefetch is the poll client's first request; the console goes on with that client.
+    app = make_console(base_url=live_stub.url, network=True, prefetch=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         assert app.services.inbox.total == live_stub.state.pending_count == 12
         assert app.services.prefetch is None  # used once
-        await pilot.press("R")  # the next refresh asks the console's own client
-        await wait_for(lambda: app.services.inbox.total == 0, pilot.pause)
+        task = table(app).rows[0].task
+        live_stub.state.complete(*task.key, approved=True, tenant=DEMO_TENANT)
+        await pilot.press("R")  # the next refresh: the same client, its own request
+        await wait_for(lambda: app.services.inbox.total == 11, pilot.pause)
 
 
 async def test_a_failed_prefetch_is_reported_like_a_failed_refresh(
@@ -202,7 +203,6 @@ async def test_over_the_network_the_inbox_is_polled_in_a_thread(
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         services = app.services
-        assert services._threaded_poll_client is not None
         assert services.inbox.total == live_stub.state.pending_count
         assert not await services.refresh_inbox()  # unchanged: nothing to do
         task = table(app).rows[0].task
@@ -217,6 +217,6 @@ async def test_closing_the_console_closes_the_poll_clients_pool(
     app = make_console(base_url=live_stub.url, network=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
-        owner = app.services._threaded_poll_owner
+        owner = app.services._poll_owner
         assert owner is not None and not owner._http.is_closed
     assert owner._http.is_closed

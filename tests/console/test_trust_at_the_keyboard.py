@@ -20,6 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label, Static
 
 from client import AsyncCommandCenterClient, RetryPolicy, Task
+from console._loop_transport import LoopTransport
+from console._prefetch import polling_client
 from console.app import CommandCenterApp
 from console.audit import AuditLog
 from console.decisions import MAX_ODD_ANSWERS
@@ -853,12 +855,9 @@ async def test_without_an_outbox_the_inbox_reads_and_decisions_are_refused(
     """No outbox, no decisions: said at start, and a refuses in a dialog with the reason."""
     problem = "The outbox at /state/outbox.sqlite3 cannot be opened: read-only file system."
     settings = _settings()
+    http = asgi_client(stub_app)
     client = AsyncCommandCenterClient(
-        STUB_URL,
-        DEMO_CONTRIBUTOR_TOKEN,
-        DEMO_TENANT,
-        DEMO_PROJECT,
-        http_client=asgi_client(stub_app),
+        STUB_URL, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, http_client=http
     )
     services = ConsoleServices(
         settings,
@@ -866,6 +865,9 @@ async def test_without_an_outbox_the_inbox_reads_and_decisions_are_refused(
         outbox=None,
         outbox_problem=problem,
         audit=AuditLog(tmp_path / "audit.jsonl"),
+        poll_client=polling_client(
+            settings, DEMO_CONTRIBUTOR_TOKEN, httpx.Client(transport=LoopTransport(http))
+        ),
     )
     app = CommandCenterApp(services)
     async with app.run_test(size=(120, 30)) as pilot:
