@@ -19,6 +19,7 @@ kept here (see ``credentials.py``). A broken file is reported by file, line and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -27,18 +28,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import tomli_w
 from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
-from pydantic_settings.sources.utils import parse_env_vars
 
 from .paths import config_dir
 from .settings import ConsoleSettings
@@ -199,15 +198,31 @@ class _SectionSource(InitSettingsSource):
         super().__init__(settings_cls, section)
 
 
-class _EnvSource(EnvSettingsSource):
-    """``COMMAND_CENTER_*`` from a given mapping, so tests and callers need not touch os.environ."""
+class _EnvSource(InitSettingsSource):
+    """``COMMAND_CENTER_*`` from a given mapping, so tests and callers need not touch os.environ.
+
+    Built on the public InitSettingsSource: one value per field, read as pydantic reads the
+    environment – empty values ignored, dict fields (the keymap) as JSON.
+    """
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
+        super().__init__(settings_cls, _from_environ(settings_cls, environ))
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return parse_env_vars(self._environ, False, self.env_ignore_empty, self.env_parse_none_str)
+
+def _from_environ(settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, info in settings_cls.model_fields.items():
+        raw = environ.get(f"{ENV_PREFIX}{name.upper()}")
+        if raw is None or raw == "":
+            continue
+        if get_origin(info.annotation) is dict:
+            try:
+                values[name] = json.loads(raw)
+            except ValueError:
+                values[name] = raw  # validation then names the variable and says why
+        else:
+            values[name] = raw
+    return values
 
 
 def _explain(
