@@ -23,7 +23,7 @@ from client import APIError
 
 from . import _runtime, crash
 from .commands import TaskCommands
-from .decisions import Decision, NotRecorded, Settlement
+from .decisions import Decision, NotRecorded, OutcomeNotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
 from .messages import InboxChanged, StatusChanged
 from .outbox import EntryState, OutboxEntry, OutboxError
@@ -246,11 +246,15 @@ class CommandCenterApp(App[None]):
         try:
             settlement = await self.services.send(entry)
         except NotRecorded as exc:
-            self.notify(str(exc), title="Not sent", severity="error", timeout=12, markup=False)
+            self._not_recorded(exc)
             return
         finally:
             self._broadcast_status()
         self._report(settlement)
+
+    def _not_recorded(self, exc: NotRecorded) -> None:
+        title = "Not recorded" if isinstance(exc, OutcomeNotRecorded) else "Not sent"
+        self.notify(str(exc), title=title, severity="error", timeout=12, markup=False)
 
     @work(exclusive=True, group="outbox-drain")
     async def drain_outbox(self) -> None:
@@ -259,7 +263,7 @@ class CommandCenterApp(App[None]):
             try:
                 settlement = await self.services.send(entry)
             except NotRecorded as exc:
-                self.notify(str(exc), title="Not sent", severity="error", markup=False)
+                self._not_recorded(exc)
                 break
             self._report(settlement, quiet_when_queued=True)
             if settlement.queued:

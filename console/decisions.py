@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -190,6 +190,11 @@ class NotRecorded(Exception):
     """The outbox could not take the decision, so nothing was sent."""
 
 
+class OutcomeNotRecorded(NotRecorded):
+    """The platform answered, but the outbox could not record how: the decision stays stored
+    as it was and is checked again by resending it with the same key."""
+
+
 @dataclass(frozen=True)
 class Where:
     """The connection a decision belongs to (its outbox rows are kept per connection)."""
@@ -343,6 +348,19 @@ def _resume(
         return settlement
 
 
+@contextlib.contextmanager
+def _outcome_recorded() -> Iterator[None]:
+    """An outbox write failing after the request went out must not read as 'not sent'."""
+    try:
+        yield
+    except OutboxError as exc:
+        raise OutcomeNotRecorded(
+            f"The platform answered, but the outbox could not record it ({clean(str(exc))}). "
+            "The decision stays stored and is checked again by sending it with the same key, "
+            "so it cannot be applied twice."
+        ) from None
+
+
 def _ambiguous(error: APIError) -> bool:
     """An attempt that may have been applied although no confirmation came back."""
     if isinstance(error, APIConnectionError | ServerError):
@@ -467,13 +485,14 @@ class DecisionService:
         assert isinstance(self.client, AsyncCommandCenterClient)
         flow = self._attempt(entry)
         step: str | Settlement = next(flow)
-        while isinstance(step, str):
-            try:
-                answer = await _call(self.client, step, entry)
-            except (APIError, ValueError) as exc:  # ValueError: refused before sending
-                step = _resume(flow, exc, thrown=True)
-            else:
-                step = _resume(flow, answer)
+        with _outcome_recorded():
+            while isinstance(step, str):
+                try:
+                    answer = await _call(self.client, step, entry)
+                except (APIError, ValueError) as exc:  # ValueError: refused before sending
+                    step = _resume(flow, exc, thrown=True)
+                else:
+                    step = _resume(flow, answer)
         return step
 
     def send_blocking(self, entry: OutboxEntry) -> Settlement:
@@ -481,13 +500,14 @@ class DecisionService:
         assert isinstance(self.client, CommandCenterClient)
         flow = self._attempt(entry)
         step: str | Settlement = next(flow)
-        while isinstance(step, str):
-            try:
-                answer = _call(self.client, step, entry)
-            except (APIError, ValueError) as exc:  # ValueError: refused before sending
-                step = _resume(flow, exc, thrown=True)
-            else:
-                step = _resume(flow, answer)
+        with _outcome_recorded():
+            while isinstance(step, str):
+                try:
+                    answer = _call(self.client, step, entry)
+                except (APIError, ValueError) as exc:
+                    step = _resume(flow, exc, thrown=True)
+                else:
+                    step = _resume(flow, answer)
         return step
 
     def _attempt(self, entry: OutboxEntry) -> Generator[str, Any, Settlement]:

@@ -17,7 +17,15 @@ import click
 from client import Secret, Task
 
 from ..audit import AuditLog
-from ..decisions import DecisionService, NotRecorded, Settled, Settlement, Where, body_preview
+from ..decisions import (
+    DecisionService,
+    NotRecorded,
+    OutcomeNotRecorded,
+    Settled,
+    Settlement,
+    Where,
+    body_preview,
+)
 from ..outbox import EntryState, Outbox, OutboxEntry, OutboxError, Outcome
 from ..safe_text import clean
 from ..settings import ConsoleSettings
@@ -305,6 +313,8 @@ def _service(settings: ConsoleSettings, token: Secret, outbox: Outbox) -> Decisi
 def _send(service: DecisionService, entry: OutboxEntry) -> Settlement:
     try:
         return service.send_blocking(entry)
+    except OutcomeNotRecorded as exc:  # sent, but how it ended is not stored: not confirmed
+        raise CommandError(f"{exc} {RETRY_HINT}.", NOT_CONFIRMED) from None
     except NotRecorded as exc:
         raise CommandError(str(exc), API_ERROR) from None
 
