@@ -82,6 +82,9 @@ def main(ctx: click.Context) -> None:
 
     Without a subcommand, opens the console on the active profile.
     """
+    from ..crash import disable_core_dumps
+
+    disable_core_dumps()  # every command may hold the token: no core file may keep it
     if ctx.invoked_subcommand is not None:
         return
     from ..launch import run_console

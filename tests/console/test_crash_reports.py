@@ -98,3 +98,38 @@ async def test_a_decision_with_an_id_that_would_change_the_url_fails_once_and_ne
     stored = outbox.get(entry.key)
     assert stored is not None and stored.attempts == 1
     assert "Not sent" in (stored.last_error or "") or ".." in (stored.last_error or "")
+
+
+def test_a_running_command_can_leave_no_core_file(tmp_path: Path) -> None:
+    """/proc/<pid>/limits of a CLI command waiting on a server that never answers."""
+    import socket
+    import subprocess
+    import sys
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "COMMAND_CENTER_BASE_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
+        "COMMAND_CENTER_TENANT": "demo",
+        "COMMAND_CENTER_TOKEN": TOKEN,
+        "COMMAND_CENTER_CONFIG": str(tmp_path / "none.toml"),
+        "COMMAND_CENTER_STATE_DIR": str(tmp_path / "state"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "tasks", "list"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        listener.settimeout(20)
+        conn, _ = listener.accept()  # the command is running and waiting for an answer
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        (line,) = [line for line in limits.splitlines() if line.startswith("Max core file size")]
+        assert line.split()[4:6] == ["0", "0"], line
+        conn.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
+        listener.close()
