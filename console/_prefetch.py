@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import Future
 
 import httpx
@@ -43,6 +44,7 @@ class Prefetch:
         """``client``: the poll client the console goes on polling with (one pool, one client)."""
         self._future: Future[TaskListing] = Future()
         self._client = client
+        self.started = time.monotonic()  # what the listing can know of: nothing decided later
         threading.Thread(target=self._fetch, name="inbox-prefetch", daemon=True).start()
 
     def _fetch(self) -> None:

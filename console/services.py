@@ -117,6 +117,8 @@ class ConsoleServices:
         self.unsettled: dict[TaskKey, OutboxEntry] = {}
         # Tasks this console completed: their disappearance is not news "from elsewhere".
         self.decided: set[TaskKey] = set()
+        # When each task this console saw completed (monotonic), for listings still on the way.
+        self.settled_at: dict[TaskKey, float] = {}
         self.last_refresh: datetime | None = None
         self._listing: TaskListing | None = None
         self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
@@ -158,6 +160,7 @@ class ConsoleServices:
     async def _refresh_inbox(self) -> RowDiff:
         prefetch, self.prefetch = self.prefetch, None
         _runtime.before_poll()
+        asked = prefetch.started if prefetch is not None else time.monotonic()
         if prefetch is not None:
             listing = await prefetch.listing()
         else:
@@ -172,6 +175,11 @@ class ConsoleServices:
             placeholder = stand_in(entry)
             self.unreadable[placeholder.key] = entry
         tasks = [*listing.tasks, *(stand_in(entry) for entry in listing.unreadable)]
+        # A task whose decision settled while this listing was on its way is shown as it was
+        # before the decision: it is completed, and must not come back until the next poll.
+        late = {key for key, at in self.settled_at.items() if at >= asked}
+        if late:
+            tasks = [task for task in tasks if task.key not in late]
         count = len(tasks)
         # Only the digest is needed from now on; the tasks live on in the inbox's rows.
         self._listing = TaskListing([], listing.digest)
@@ -239,6 +247,7 @@ class ConsoleServices:
             self.reload_unsettled()
             self.last_sent = (entry, time.monotonic())
         if settlement.how.task_done:
+            self.settled_at[key] = time.monotonic()
             if settlement.how.applied:
                 self.decided.add(key)
             self.inbox.remove(key)

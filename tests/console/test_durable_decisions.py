@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -14,10 +15,10 @@ from console.outbox import EntryState, Outbox, Outcome
 from console.screens.inbox import InboxScreen
 from console.screens.modals import ConfirmScreen, NoticeScreen
 from console.screens.outbox import OutboxScreen
-from server_stub import DEMO_VIEWER_TOKEN, StubState
+from server_stub import DEMO_TENANT, DEMO_VIEWER_TOKEN, StubState
 
 from .conftest import ConsoleFactory, answer, wait_for
-from .test_console_flows import FlakyTransport, loaded, notes, select, status_text
+from .test_console_flows import FlakyTransport, loaded, notes, select, status_text, table
 
 
 class NoIdempotencyTransport(httpx.AsyncBaseTransport):
@@ -206,3 +207,49 @@ async def test_409_when_resending_a_queued_decision_is_ours_by_the_events(
         await wait_for(lambda: bool(audit.read().records), pilot.pause)
         (done,) = outbox.entries([EntryState.DONE])
         assert done.outcome is Outcome.APPLIED_EARLIER and done.attempts == 2
+
+
+class HeldPolls(httpx.AsyncBaseTransport):
+    """The stub, except that an inbox poll, once ``hold`` is set, reads the listing at once and
+    hands it over only when ``hold`` is released: an answer still on its way."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.hold: asyncio.Event | None = None
+        self.waiting = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.hold is not None and request.url.path == "/v1/tasks/pending":
+            await response.aread()  # the listing as it is now
+            self.waiting += 1
+            await self.hold.wait()
+        return response
+
+
+async def test_a_listing_still_on_its_way_never_brings_back_a_task_just_decided(
+    make_console: ConsoleFactory, stub_app: Any, stub_state: StubState
+) -> None:
+    held = HeldPolls(httpx.ASGITransport(app=stub_app))
+    app = make_console(http_client=httpx.AsyncClient(transport=held))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        app.services.paused = True
+        task = select(app, lambda t: True)
+        # Something else changed meanwhile, so the held listing is news (not the same bytes).
+        other = next(row.task for row in table(app).rows if row.key != task.key)
+        stub_state.complete(*other.key, approved=False, tenant=DEMO_TENANT)
+        held.hold = asyncio.Event()
+        app.refresh_inbox()  # it reads the listing with the task still pending, and waits
+        await wait_for(lambda: held.waiting == 1, pilot.pause)
+        await pilot.press("a")
+        await answer(pilot, "y")
+        await wait_for(lambda: stub_state.completion_of(*task.key) is not None, pilot.pause)
+        await wait_for(lambda: task.key not in app.services.inbox, pilot.pause)
+        refreshed = app.services.last_refresh_took
+        held.hold.set()  # the stale listing arrives
+        await wait_for(lambda: app.services.last_refresh_took != refreshed, pilot.pause)
+        await pilot.pause()
+        assert other.key not in app.services.inbox  # the listing was applied …
+        assert task.key not in app.services.inbox  # … without the task decided meanwhile
+        assert task.key not in {row.key for row in table(app).rows}
