@@ -25,7 +25,7 @@ from . import _runtime, crash
 from .commands import TaskCommands
 from .decisions import Decision, NotRecorded, OutcomeNotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
-from .messages import InboxChanged, StatusChanged
+from .messages import DecisionMade, InboxChanged, StatusChanged
 from .outbox import EntryState, OutboxEntry, OutboxError
 from .safe_text import clean
 from .screens._console_screen import ConsoleScreen
@@ -159,6 +159,9 @@ class CommandCenterApp(App[None]):
             screen.post_message(StatusChanged())
 
     # -- decision flow --------------------------------------------------------------------------
+
+    def on_decision_made(self, message: DecisionMade) -> None:
+        self.submit_decision(message.decision)
 
     def submit_decision(self, decision: Decision) -> None:
         """Outbox first (held for the undo window), then the request; told in a notification."""

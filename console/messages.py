@@ -1,13 +1,16 @@
-"""What the app tells its screens: typed messages, so a screen says in its type what it hears.
+"""What the app and its screens tell each other: typed messages, so each says in its type
+what it hears.
 
-Posted by the app to every screen on the stack (not only the one on top: the inbox under a
-detail screen must keep its rows current). They do not bubble back up to the app.
+InboxChanged and StatusChanged are posted by the app to every screen on the stack (not only
+the one on top: the inbox under a detail screen must keep its rows current); they do not
+bubble back up. DecisionMade goes the other way: a screen hands the app a confirmed decision.
 """
 
 from __future__ import annotations
 
 from textual.message import Message
 
+from .decisions import Decision
 from .inbox_model import RowDiff
 
 
@@ -21,3 +24,11 @@ class InboxChanged(Message, bubble=False):
 
 class StatusChanged(Message, bubble=False):
     """The link, the pause or the counts of unsettled decisions changed."""
+
+
+class DecisionMade(Message):
+    """The operator confirmed a decision; the app records it in the outbox and sends it."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__()
+        self.decision = decision

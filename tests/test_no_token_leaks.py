@@ -219,9 +219,11 @@ async def test_a_whole_session_leaves_the_token_nowhere(
         approved = stub_state.completed_count
         await pilot.press("a")
         await answer(pilot, "y")
-        await wait_for(lambda: stub_state.completed_count > approved, pilot.pause)
+        # The default undo window (5 s) runs before each decision is sent.
+        window = app.services.settings.undo_seconds + 10
+        await wait_for(lambda: stub_state.completed_count > approved, pilot.pause, window)
         await pilot.press("x", *"not this one", "enter")
-        await wait_for(lambda: stub_state.completed_count > approved + 1, pilot.pause)
+        await wait_for(lambda: stub_state.completed_count > approved + 1, pilot.pause, window)
         app.refresh_inbox()
         await pilot.pause()
 
@@ -231,7 +233,9 @@ async def test_a_whole_session_leaves_the_token_nowhere(
             other.approve(rows[0].task)
         await pilot.press("a")
         await answer(pilot, "y")
-        await wait_for(lambda: any("Someone else" in text for text in produced), pilot.pause)
+        await wait_for(
+            lambda: any("Someone else" in text for text in produced), pilot.pause, window
+        )
         await pilot.pause()
         produced.append(app.export_screenshot())
         produced.append(repr(app.services.client))

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from client import Task
 
 from ..decisions import Decision
+from ..messages import DecisionMade
 from ._console_screen import ConsoleScreen
 
 
@@ -59,9 +60,9 @@ class TaskScreen(ConsoleScreen):
 
         def confirmed(choice: str | None) -> None:
             if choice == "edits":
-                self.cc.submit_decision(edited)
+                self.app.post_message(DecisionMade(edited))
             elif choice == "plain":
-                self.cc.submit_decision(plain)
+                self.app.post_message(DecisionMade(plain))
 
         self.app.push_screen(ConfirmApproveScreen(task, plan), confirmed)
 
@@ -74,7 +75,7 @@ class TaskScreen(ConsoleScreen):
 
         def chosen(reason: str | None) -> None:
             if reason is not None:
-                self.cc.submit_decision(Decision.reject(task, reason))
+                self.app.post_message(DecisionMade(Decision.reject(task, reason)))
 
         self.app.push_screen(RejectScreen(task), chosen)
 

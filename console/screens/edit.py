@@ -14,6 +14,7 @@ from client import Task
 
 from ..decisions import Decision
 from ..inbox_model import TaskKey
+from ..messages import DecisionMade
 from ..safe_text import LINE_MAX, safe, safe_json
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
@@ -165,7 +166,7 @@ class ReviewScreen(ConsoleScreen):
         if not self.may_decide(self.target, "approve"):
             return
         app = self.cc
-        app.submit_decision(self.decision)
+        app.post_message(DecisionMade(self.decision))
         # Back to where the operator came from (the inbox or the detail).
         self.dismiss()
         if isinstance(app.screen, EditScreen):
