@@ -50,6 +50,7 @@ from .audit import AuditLog
 from .error_text import describe_error
 from .outbox import EntryState, Outbox, OutboxEntry, OutboxError, Outcome
 from .safe_text import clean
+from .settings import ConsoleSettings
 
 TaskKey = tuple[str, str, str]
 
@@ -203,6 +204,13 @@ class Where:
     base_url: str
     tenant: str
     project: str | None
+
+    @classmethod
+    def of(cls, settings: ConsoleSettings) -> Where:
+        """The connection ``settings`` name (no profile name: "default"), console and CLI alike."""
+        return cls(
+            settings.profile or "default", settings.base_url, settings.tenant, settings.project
+        )
 
     def filter(self) -> dict[str, str]:
         return {"profile": self.profile, "base_url": self.base_url, "tenant": self.tenant}

@@ -91,9 +91,7 @@ class ConsoleServices:
             client,
             outbox,
             audit,
-            Where(
-                self.profile_name_of(settings), settings.base_url, settings.tenant, settings.project
-            ),
+            Where.of(settings),
             hold_seconds=settings.undo_seconds,
             outbox_problem=outbox_problem,
         )
@@ -191,14 +189,6 @@ class ConsoleServices:
             diff = self.inbox.commit(prepared)
         _runtime.after_listing(count)
         return diff
-
-    @staticmethod
-    def profile_name_of(settings: ConsoleSettings) -> str:
-        return settings.profile or "default"
-
-    @property
-    def profile_name(self) -> str:
-        return self.profile_name_of(self.settings)
 
     def reload_unsettled(self) -> list[OutboxEntry]:
         entries = self.decisions.unsettled()

@@ -61,12 +61,6 @@ def open_outbox() -> Outbox:
     return outbox
 
 
-def where_of(settings: ConsoleSettings) -> Where:
-    return Where(
-        settings.profile or "default", settings.base_url, settings.tenant, settings.project
-    )
-
-
 def exit_code_of(settlement: Settlement) -> int:
     """The documented exit code for how a decision ended."""
     how = settlement.how
@@ -307,7 +301,7 @@ def _record(
 
 def _service(settings: ConsoleSettings, token: Secret, outbox: Outbox) -> DecisionService:
     client = sync_client(settings, token)
-    return DecisionService(client, outbox, AuditLog.default(), where_of(settings))
+    return DecisionService(client, outbox, AuditLog.default(), Where.of(settings))
 
 
 def _send(service: DecisionService, entry: OutboxEntry) -> Settlement:

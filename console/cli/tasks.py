@@ -29,7 +29,7 @@ from client import (
 )
 from client.models import FieldType
 
-from ..decisions import decision_result
+from ..decisions import Where, decision_result
 from ..error_text import describe_error
 from ..field_values import FieldError, parse_text
 from ..inbox_model import format_age
@@ -44,7 +44,7 @@ from ._context import (
     stdin_is_terminal,
     sync_client,
 )
-from ._decide import StoredRef, decide, open_outbox, stored_target, where_of
+from ._decide import StoredRef, decide, open_outbox, stored_target
 from ._exit import EXIT_CODES_HELP, PARTIAL, USAGE, CommandError, exit_code_for
 
 __all__ = ["tasks"]
@@ -510,7 +510,7 @@ def _lookup(client: CommandCenterClient, ref: str, settings: ConsoleSettings) ->
     except RefError as exc:
         outbox = open_outbox()
         try:
-            entries = outbox.entries(tuple(EntryState), **where_of(settings).filter())
+            entries = outbox.entries(tuple(EntryState), **Where.of(settings).filter())
         finally:
             outbox.close()
         stored = stored_target(ref, entries)
@@ -525,7 +525,7 @@ def _stored_result(
     """The result of the stored decision this re-run repeats; refuses one that differs."""
     outbox = open_outbox()
     try:
-        entries = outbox.for_task(target.key, **where_of(settings).filter())
+        entries = outbox.for_task(target.key, **Where.of(settings).filter())
     finally:
         outbox.close()
     for entry in entries:
