@@ -131,9 +131,8 @@ class ConsoleServices:
         self.last_sent: tuple[OutboxEntry, float] | None = None
         # Said once the screen is up: a damaged outbox moved aside, or decisions being off.
         self.start_notices: list[str] = []
-        recovery = getattr(outbox, "recovery", None)
-        if recovery is not None:
-            self.start_notices.append(recovery.describe())
+        if outbox is not None and outbox.recovery is not None:
+            self.start_notices.append(outbox.recovery.describe())
         if outbox is None:
             self.start_notices.append(
                 f"Decisions are off: {outbox_problem or 'the outbox could not be opened.'} "
@@ -168,11 +167,9 @@ class ConsoleServices:
         self.connection.ok(self.last_refresh)
         if not listing.changed:
             return RowDiff()
-        self.unreadable = {}
-        for entry in listing.unreadable:
-            placeholder = stand_in(entry)
-            self.unreadable[placeholder.key] = entry
-        tasks = [*listing.tasks, *(stand_in(entry) for entry in listing.unreadable)]
+        stand_ins = [(stand_in(entry), entry) for entry in listing.unreadable]
+        self.unreadable = {row.key: entry for row, entry in stand_ins}
+        tasks = [*listing.tasks, *(row for row, _ in stand_ins)]
         # A task whose decision settled while this listing was on its way is shown as it was
         # before the decision: it is completed, and must not come back until the next poll.
         late = {key for key, at in self.settled_at.items() if at >= asked}
