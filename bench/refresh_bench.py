@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client import AsyncCommandCenterClient, CommandCenterClient
-from console import _runtime
 from console._prefetch import polling_client
 from console.audit import AuditLog
 from console.inbox_model import RowDiff
@@ -77,7 +76,6 @@ async def _run(
         audit=AuditLog(scratch / "audit.jsonl"),
         poll_client=poller,
     )
-    _runtime.take_over()  # as run_console does: the console collects garbage itself
     try:
         cold = await _measure(services.refresh_inbox)
         unchanged = [await _measure(services.refresh_inbox) for _ in range(repeat)]
@@ -97,7 +95,6 @@ async def _run(
                 changed.append(await _measure(services.refresh_inbox))
         return cold, unchanged, changed, batch
     finally:
-        _runtime.give_back()
         await services.aclose()
         outbox.close()
 

@@ -7,7 +7,7 @@ from ._net import is_loopback_url, proxy_for
 from ._retry import RetryPolicy
 from ._secret import Secret
 from ._sync import CommandCenterClient
-from ._task_list import TaskListing
+from ._task_list import ListedTask, TaskListing, Tasks
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -56,6 +56,7 @@ __all__ = [
     "ConflictError",
     "FieldType",
     "InvalidIdError",
+    "ListedTask",
     "NotFoundError",
     "PayloadField",
     "PermissionDeniedError",
@@ -70,6 +71,7 @@ __all__ = [
     "TaskListing",
     "TaskPayload",
     "TaskReport",
+    "Tasks",
     "UnconfirmedCompletionError",
     "UnprocessableEntityError",
     "UnreadableTask",

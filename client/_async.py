@@ -16,7 +16,7 @@ import httpx
 from ._base import BaseClient, Endpoint, Outcome, Send
 from ._body import BodyProblem
 from ._net import Budget, DeadlineExceeded, scrub_frames
-from ._task_list import TaskListing
+from ._task_list import TaskListing, Tasks
 from .models import Completion, RunEvent, Task, TaskReport, reject_result
 
 T = TypeVar("T")
@@ -103,7 +103,7 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
             with anyio.CancelScope(shield=True):
                 await response.aclose()
 
-    async def list_pending_tasks(self) -> list[Task]:
+    async def list_pending_tasks(self) -> Tasks:
         """The tenant inbox: every readable pending task the token may see.
 
         Entries that are not tasks are left out; :meth:`list_pending_tasks_report` lists them.
@@ -121,7 +121,7 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
         """
         return await self._run(self._ep_poll_pending_tasks(since))
 
-    async def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
+    async def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Tasks:
         return await self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))
 
     async def list_run_pending_tasks_report(self, workflow_id: str, run_id: str) -> TaskReport:

@@ -27,7 +27,7 @@ import pydantic
 
 from ._body import (
     ACCEPT_ENCODING,
-    BODY_DIGEST,
+    BODY_UNCHANGED,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_DECOMPRESSION_RATIO,
     BodyLimits,
@@ -41,9 +41,12 @@ from ._net import Budget, DeadlineExceeded, cleartext_proxy_problem, is_loopback
 from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
 from ._secret import Secret
 from ._task_list import (
+    Decoded,
     TaskListing,
+    Tasks,
     decode_listing,
-    tasks_tolerantly,
+    listing_of,
+    rebased,
     unchanged,
     validation_summary,
 )
@@ -62,7 +65,7 @@ from .errors import (
     UnconfirmedCompletionError,
     status_error_class,
 )
-from .models import Completion, EventList, RunEvent, Task, TaskList, TaskReport
+from .models import Completion, EventList, RunEvent, TaskReport
 
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
@@ -100,10 +103,9 @@ class Endpoint(Generic[T]):
     json: Any = None
     idempotency_key: str | None = None
     decode: Callable[[httpx.Response], Any] = lambda response: _json_loads(response.content)
-    # Hash a successful body as it arrives (BODY_DIGEST in the response's extensions), and do
-    # not even join its chunks when the hash equals this one.
-    digest_body: bool = False
-    known_digest: bytes | None = None
+    # A body the answer may repeat: compared as it arrives, not kept while it matches
+    # (BODY_UNCHANGED in the response's extensions when it was this body again).
+    known_body: bytes | None = None
     # What a successful answer that cannot be read at all (too large, undecodable) raises.
     unreadable: type[APIResponseValidationError] = APIResponseValidationError
     too_large: type[ResponseTooLargeError] = ResponseTooLargeError
@@ -186,31 +188,32 @@ def _snippet(text: str, limit: int = 160) -> str:
 _validation_summary = validation_summary
 
 
-def _decode_tasks(response: httpx.Response) -> Any:
-    return decode_listing(response.content, "tasks")
+def _decode_tasks(response: httpx.Response) -> TaskListing | Decoded:
+    return decode_listing(response.content)
 
 
-def _read_tasks(body: Any) -> TaskReport:
-    """``{"tasks": [...]}`` read entry by entry: one malformed task does not fail the listing.
-
-    A body of another shape is still an error (the flow reports it as an unexpected shape).
-    """
-    if isinstance(body, dict) and isinstance(body.get("tasks"), list):
-        tasks, unreadable = tasks_tolerantly(body["tasks"])
-        if unreadable:
-            logger.info(
-                "listing: %d of %d entries are not tasks; first: #%d %s",
-                len(unreadable),
-                len(body["tasks"]),
-                unreadable[0].index,
-                unreadable[0].reason,
-            )
-        return TaskReport(tasks, unreadable)
-    return TaskReport(TaskList.model_validate(body).tasks)
+def _read_tasks(decoded: TaskListing | Decoded) -> TaskListing:
+    """The listing, entry by entry; a body of another shape is an error (an unexpected shape)."""
+    listing = listing_of(decoded)
+    if listing.unreadable:
+        first = listing.unreadable[0]
+        logger.info(
+            "listing: %d of %d entries are not tasks; first: #%d %s",
+            len(listing.unreadable),
+            len(listing.tasks) + len(listing.unreadable),
+            first.index,
+            first.reason,
+        )
+    return listing
 
 
-def _parse_tasks(body: Any) -> list[Task]:
-    return _read_tasks(body).tasks
+def _report(decoded: TaskListing | Decoded) -> TaskReport:
+    listing = _read_tasks(decoded)
+    return TaskReport(Tasks(listing.tasks), listing.unreadable)
+
+
+def _parse_tasks(decoded: TaskListing | Decoded) -> Tasks:
+    return Tasks(_read_tasks(decoded).tasks)
 
 
 def _run_path(workflow_id: str, run_id: str) -> str:
@@ -397,38 +400,33 @@ class BaseClient(Generic[HttpT]):
 
     # -- endpoints: described once, driven by both clients ---------------------------------------
 
-    def _ep_list_pending_tasks(self) -> Endpoint[list[Task]]:
+    def _ep_list_pending_tasks(self) -> Endpoint[Tasks]:
         return Endpoint("GET", "/v1/tasks/pending", _parse_tasks, decode=_decode_tasks)
 
     def _ep_list_pending_tasks_report(self) -> Endpoint[TaskReport]:
-        return Endpoint("GET", "/v1/tasks/pending", _read_tasks, decode=_decode_tasks)
+        return Endpoint("GET", "/v1/tasks/pending", _report, decode=_decode_tasks)
 
     def _ep_poll_pending_tasks(self, since: TaskListing | None) -> Endpoint[TaskListing]:
-        def decode(response: httpx.Response) -> Any:
-            digest: bytes = response.extensions[BODY_DIGEST]
-            if since is not None and digest == since.digest:
-                return since  # the same bytes: nothing to decode
-            return digest, _decode_tasks(response)
+        def decode(response: httpx.Response) -> TaskListing | Decoded:
+            if since is not None and response.extensions.get(BODY_UNCHANGED):
+                return unchanged(since)  # the same bytes: nothing to decode
+            return _decode_tasks(response)
 
-        def parse(body: Any) -> TaskListing:
-            if body is since and since is not None:
-                return unchanged(since)
-            digest, decoded = body
-            report = _read_tasks(decoded)
-            return TaskListing(report.tasks, digest, unreadable=report.unreadable)
+        def parse(decoded: TaskListing | Decoded) -> TaskListing:
+            if isinstance(decoded, TaskListing) and not decoded.changed:
+                return decoded
+            return rebased(_read_tasks(decoded), since)
 
-        known = since.digest if since is not None else None
-        return Endpoint(
-            "GET", "/v1/tasks/pending", parse, decode=decode, digest_body=True, known_digest=known
-        )
+        known = since.body if since is not None else None
+        return Endpoint("GET", "/v1/tasks/pending", parse, decode=decode, known_body=known)
 
-    def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[list[Task]]:
+    def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[Tasks]:
         return Endpoint("GET", _run_path(workflow_id, run_id), _parse_tasks, decode=_decode_tasks)
 
     def _ep_list_run_pending_tasks_report(
         self, workflow_id: str, run_id: str
     ) -> Endpoint[TaskReport]:
-        return Endpoint("GET", _run_path(workflow_id, run_id), _read_tasks, decode=_decode_tasks)
+        return Endpoint("GET", _run_path(workflow_id, run_id), _report, decode=_decode_tasks)
 
     def _ep_list_run_events(self, workflow_id: str, run_id: str) -> Endpoint[list[RunEvent]]:
         path = (
@@ -531,13 +529,12 @@ class BaseClient(Generic[HttpT]):
     def _reader(
         self, response: httpx.Response, endpoint: Endpoint[Any], budget: Budget
     ) -> BodyReader:
-        """How the drivers read one answer: within the limits, the deadline, hashed if asked."""
+        """How the drivers read one answer: within the limits and the deadline."""
         return BodyReader(
             response,
             self.limits,
             budget,
-            digest=endpoint.digest_body,
-            known_digest=endpoint.known_digest,
+            known_body=endpoint.known_body,
         )
 
     def _body_error(

@@ -23,7 +23,7 @@ from ._net import (
     install_deadline_backend,
     scrub_frames,
 )
-from ._task_list import TaskListing
+from ._task_list import TaskListing, Tasks
 from .models import Completion, RunEvent, Task, TaskReport, reject_result
 
 T = TypeVar("T")
@@ -101,7 +101,7 @@ class CommandCenterClient(BaseClient[httpx.Client]):
                     raise DeadlineExceeded(send.deadline, request=request) from exc
                 raise
 
-    def list_pending_tasks(self) -> list[Task]:
+    def list_pending_tasks(self) -> Tasks:
         """The tenant inbox: every readable pending task the token may see.
 
         Entries that are not tasks are left out; :meth:`list_pending_tasks_report` lists them.
@@ -119,7 +119,7 @@ class CommandCenterClient(BaseClient[httpx.Client]):
         """
         return self._run(self._ep_poll_pending_tasks(since))
 
-    def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> list[Task]:
+    def list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Tasks:
         return self._run(self._ep_list_run_pending_tasks(workflow_id, run_id))
 
     def list_run_pending_tasks_report(self, workflow_id: str, run_id: str) -> TaskReport:

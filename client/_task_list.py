@@ -1,153 +1,274 @@
-"""Reading a task listing fast: an inbox can hold 100,000 tasks, about 50 MB of JSON.
+"""Reading a task listing: a typed head per task, each task's JSON kept raw until it is opened.
 
-Three costs dominate, and each is cut here without changing the answer:
+An inbox can hold 100,000 tasks, 75 MB of JSON. msgspec decodes the listing twice, both times
+in C: once into one raw span per task (a view into the body, nothing copied), once into a typed
+head per task – the ids, names and creation time, and the title from the head of the payload.
+The pydantic :class:`~client.models.Task` of an entry is built from its span only when asked for
+(:meth:`ListedTask.full`), so a listing costs a small fraction of ``json.loads`` and leaves
+almost nothing for the garbage collector to scan.
 
-- ``json.loads`` holds the GIL for the whole body (about a second at 100,000 tasks), so even in a
-  worker thread it freezes the UI thread. The ``tasks`` array is decoded one element at a time,
-  and the interpreter may switch threads between elements.
-- The cyclic garbage collector rescans the millions of new containers again and again; they are
-  acyclic JSON, so it is paused while they are built (:func:`client._gc.gc_paused`).
-- Full pydantic validation of every task. The usual shape (string ids, text or null, a payload
-  object) is read by hand into the very same :class:`Task`; anything else goes through
-  ``Task.model_validate``, so errors and odd shapes are exactly what the model says. The payload
-  is kept as received and read through its convention only when a task is opened.
+The tolerance of API.md part 3 is the model's: an entry the typed head cannot read (a number
+where a name belongs, ``context`` for ``task_payload``, ``task_id`` for ``id``, a payload that is
+not an object) is read by ``json.loads`` + ``Task.model_validate``, and a body msgspec refuses
+(``NaN``, say) goes to ``json.loads`` whole.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, overload
 
+import msgspec
 import pydantic
 
-from ._gc import gc_paused
-from .models import Task, UnreadableTask, loose_time
+from .models import Task, TaskList, UnreadableTask, loose_time
 
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-# Every key a Task field reads, aliases included: the rest are extras.
-_FIELD_KEYS = frozenset(
-    {"id", "task_id", "workflow_id", "run_id", "created_at", "task_payload", "context"}
-    | {"workflow_name", "step_id", "task_type", "status", "prompt"}
-)
-_set = object.__setattr__
-_new = Task.__new__
+__all__ = ["ListedTask", "TaskListing", "Tasks", "decode_listing", "listing_of"]
+
+
+class _PayloadHead(msgspec.Struct, gc=False):
+    title: Any = None
+
+
+class _Head(msgspec.Struct, gc=False):
+    """What the inbox shows of a task. Any other key is skipped here and kept in the span."""
+
+    id: str
+    workflow_id: str
+    run_id: str
+    workflow_name: str | None = None
+    step_id: str | None = None
+    task_type: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    prompt: str | None = None
+    task_payload: _PayloadHead | None = None
+    # Present only in the older spec's shape, which the model reads (aliases, two payloads).
+    task_id: Any = msgspec.UNSET
+    context: Any = msgspec.UNSET
+
+
+class _Spans(msgspec.Struct):
+    tasks: list[msgspec.Raw]
+
+
+class _Heads(msgspec.Struct):
+    tasks: list[_Head]
+
+
+class _Field(msgspec.Struct, gc=False):
+    value: Any = None
+
+
+class _PayloadText(msgspec.Struct, gc=False):
+    title: Any = None
+    description: Any = None
+    fields: list[_Field] | dict[str, Any] | None = None
+    editable: dict[str, Any] | list[Any] | None = None
+
+
+class _TextHead(msgspec.Struct, gc=False):
+    task_payload: _PayloadText | None = None
+
+
+_SPANS = msgspec.json.Decoder(_Spans)
+_HEADS = msgspec.json.Decoder(_Heads)
+_HEAD = msgspec.json.Decoder(_Head)
+_TEXT = msgspec.json.Decoder(_TextHead)
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def _shown(value: Any) -> str | None:
+    """A payload value as the filter reads it: text as is, numbers and booleans as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, dict | list):
+        return None
+    return json.dumps(value)
+
+
+class ListedTask:
+    """A pending task as the listing names it, with its JSON kept for when it is opened.
+
+    Reads like :class:`Task` for what the inbox shows (ids, names, ``created_at``, ``title``);
+    :meth:`full` gives the :class:`Task` itself, built once, on first use.
+    """
+
+    __slots__ = ("_full", "_head", "_span", "created_at", "title")
+
+    def __init__(
+        self,
+        head: _Head | Task,
+        span: msgspec.Raw | None,
+        created_at: datetime | None,
+        title: str,
+        full: Task | None = None,
+    ) -> None:
+        self._head = head
+        self._span = span
+        self._full = full
+        self.created_at = created_at
+        self.title = title
+
+    @classmethod
+    def of(cls, task: Task) -> ListedTask:
+        """A listed task for a model already built (the tolerant path, stand-ins)."""
+        return cls(task, None, task.created_at, task.title, task)
+
+    @property
+    def id(self) -> str:
+        return self._head.id
+
+    @property
+    def workflow_id(self) -> str:
+        return self._head.workflow_id
+
+    @property
+    def run_id(self) -> str:
+        return self._head.run_id
+
+    @property
+    def workflow_name(self) -> str | None:
+        return self._head.workflow_name
+
+    @property
+    def step_id(self) -> str | None:
+        return self._head.step_id
+
+    @property
+    def task_type(self) -> str | None:
+        return self._head.task_type
+
+    @property
+    def status(self) -> str | None:
+        return self._head.status
+
+    @property
+    def prompt(self) -> str | None:
+        return self._head.prompt
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The task's address: (workflow_id, run_id, task_id)."""
+        head = self._head
+        return (head.workflow_id, head.run_id, head.id)
+
+    @property
+    def workflow_label(self) -> str:
+        return self._head.workflow_name or self._head.workflow_id
+
+    @property
+    def short_run_id(self) -> str:
+        return self._head.run_id[:8]
+
+    def full(self) -> Task:
+        """The task as the model reads it, built from the kept JSON on first use."""
+        task = self._full
+        if task is None:
+            assert self._span is not None  # a listed task has a span or a model
+            task = self._full = Task.model_validate(json.loads(bytes(self._span)))
+        return task
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The JSON object as received."""
+        if self._full is None and self._span is not None:
+            raw: dict[str, Any] = json.loads(bytes(self._span))
+            return raw
+        return self.full().raw
+
+    def same_json(self, other: ListedTask) -> bool:
+        """Whether both were listed from the same JSON (a refresh keeps unchanged rows)."""
+        if self._span is not None and other._span is not None:
+            return bool(self._span == other._span)
+        return self.raw == other.raw
+
+    def payload_texts(self) -> list[str]:
+        """The payload's words for a filter: title, description and every field value."""
+        if self._span is not None and self._full is None:
+            try:
+                payload = _TEXT.decode(self._span).task_payload
+            except _DECODE_ERRORS:
+                pass  # a payload off the convention: the model reads it
+            else:
+                return _texts_of(payload) if payload is not None else []
+        model = self.full().payload
+        texts = [t for t in (model.title, model.description) if t]
+        texts += [t for t in map(_shown, (f.value for f in model.fields)) if t]
+        return texts
+
+    def __repr__(self) -> str:
+        return f"ListedTask({self.key!r}, title={self.title!r})"
+
+
+def _texts_of(payload: _PayloadText) -> list[str]:
+    texts = [t for t in (payload.title, payload.description) if isinstance(t, str) and t]
+    fields = payload.fields
+    values: list[Any] = []
+    if isinstance(fields, list):
+        values = [f.value for f in fields]
+    elif isinstance(fields, dict):
+        values = list(fields.values())
+    editable = payload.editable
+    if isinstance(editable, dict):
+        values += editable.values()
+    texts += [t for t in map(_shown, values) if t]
+    return texts
+
+
+class Tasks(Sequence[Task]):
+    """The tasks of a listing as :class:`Task` models, each built when first read.
+
+    Reading all 100,000 of a big inbox costs seconds; counting them, or reading a few, does not.
+    """
+
+    __slots__ = ("_listed",)
+
+    def __init__(self, listed: Sequence[ListedTask]) -> None:
+        self._listed = listed
+
+    def __len__(self) -> int:
+        return len(self._listed)
+
+    @overload
+    def __getitem__(self, index: int) -> Task: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Task]: ...
+    def __getitem__(self, index: int | slice) -> Task | list[Task]:
+        if isinstance(index, slice):
+            return [listed.full() for listed in self._listed[index]]
+        return self._listed[index].full()
+
+    def __iter__(self) -> Iterator[Task]:
+        return (listed.full() for listed in self._listed)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Tasks | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+    def __repr__(self) -> str:
+        return f"Tasks({list(self)!r})"
 
 
 @dataclass(frozen=True, eq=False)
 class TaskListing:
-    """One answer of the inbox listing, with a digest of its bytes to spot an unchanged answer.
+    """One answer of the inbox listing, with its body to spot an unchanged answer.
 
-    ``changed`` is False when the answer was byte-for-byte the one ``since`` was read from: the
-    tasks are then ``since``'s own objects, and nothing was decoded or validated.
-    ``unreadable`` lists the entries of the answer's ``tasks`` array that are not tasks; the
-    readable ones are in ``tasks`` all the same.
+    ``changed`` is False when the answer was byte for byte the body of ``since``: the tasks are
+    then ``since``'s own objects and nothing was decoded. ``unreadable`` lists the entries of the
+    ``tasks`` array that are not tasks; the readable ones are in ``tasks`` all the same.
     """
 
-    tasks: list[Task]
-    digest: bytes
+    tasks: list[ListedTask]
+    body: bytes = b""
     changed: bool = True
     unreadable: list[UnreadableTask] = field(default_factory=list)
-
-
-def body_hasher() -> Any:
-    """A hash of a response body, fed as it arrives, to notice an identical answer.
-
-    Not a security check: SHA-1 reads 1.5 GB/s here, twice BLAKE2b's speed.
-    """
-    return hashlib.sha1(usedforsecurity=False)
-
-
-def unchanged(since: TaskListing) -> TaskListing:
-    return replace(since, changed=False)
-
-
-class _Unusual(Exception):
-    """The body is not shaped like ``{"key": [...]}``: let ``json.loads`` read (or refuse) it."""
-
-
-def decode_listing(content: bytes, key: str) -> Any:
-    """``json.loads(content)``, decoding the ``key`` array of a top-level object element-wise."""
-    text = content.decode(json.detect_encoding(content), "surrogatepass")
-    with gc_paused():
-        try:
-            return _object_with_array(text, key)
-        except (_Unusual, ValueError):
-            # Malformed or unusual: json.loads gives the canonical answer or error.
-            return json.loads(text)
-
-
-def _skip(text: str, i: int) -> int:
-    return _WHITESPACE.match(text, i).end()  # type: ignore[union-attr]  # always matches
-
-
-def _object_with_array(text: str, key: str) -> dict[str, Any]:
-    i = _skip(text, 0)
-    if text[i : i + 1] != "{":
-        raise _Unusual
-    body: dict[str, Any] = {}
-    i = _skip(text, i + 1)
-    if text[i : i + 1] == "}":
-        i += 1
-    else:
-        while True:
-            if text[i : i + 1] != '"':
-                raise _Unusual
-            name, i = _DECODER.raw_decode(text, i)
-            i = _skip(text, i)
-            if text[i : i + 1] != ":":
-                raise _Unusual
-            i = _skip(text, i + 1)
-            value: Any
-            if name == key and text[i : i + 1] == "[":
-                value, i = _array(text, i + 1)
-            else:
-                value, i = _DECODER.raw_decode(text, i)
-            body[name] = value  # a repeated key: the last one wins, as in json.loads
-            i = _skip(text, i)
-            separator = text[i : i + 1]
-            i = _skip(text, i + 1)
-            if separator == "}":
-                break
-            if separator != ",":
-                raise _Unusual
-    if _skip(text, i) != len(text):
-        raise _Unusual
-    return body
-
-
-def _array(text: str, i: int) -> tuple[list[Any], int]:
-    items: list[Any] = []
-    append = items.append
-    decode = _DECODER.raw_decode
-    i = _skip(text, i)
-    if text[i : i + 1] == "]":
-        return items, i + 1
-    while True:
-        item, i = decode(text, i)
-        append(item)
-        separator = text[i : i + 1]
-        if separator not in (",", "]"):
-            i = _skip(text, i)
-            separator = text[i : i + 1]
-        if separator == "]":
-            return items, i + 1
-        if separator != ",":
-            raise _Unusual
-        i += 1
-        if text[i : i + 1] in (" ", "\n", "\r", "\t"):
-            i = _skip(text, i)
-
-
-def tasks_from_wire(items: Any) -> list[Task]:
-    """The tasks of a decoded listing; takes ownership of the dicts (they become ``Task.raw``)."""
-    if not isinstance(items, list):
-        raise TypeError("not a list")  # never reached through TaskList, which checks first
-    with gc_paused():
-        return [_task(item) for item in items]
 
 
 def validation_summary(exc: pydantic.ValidationError) -> str:
@@ -161,88 +282,109 @@ def validation_summary(exc: pydantic.ValidationError) -> str:
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
 
-def _unreadable_reason(raw: Any, exc: pydantic.ValidationError) -> str:
+def _unreadable(index: int, raw: Any, exc: pydantic.ValidationError) -> UnreadableTask:
     if not isinstance(raw, dict):
         kind = _JSON_TYPES.get(type(raw), "number" if isinstance(raw, int | float) else "value")
-        return f"not a JSON object (a {kind})"
-    return validation_summary(exc)
+        return UnreadableTask(index, raw, f"not a JSON object (a {kind})")
+    return UnreadableTask(index, raw, validation_summary(exc))
 
 
-def tasks_tolerantly(items: list[Any]) -> tuple[list[Task], list[UnreadableTask]]:
-    """The readable tasks of a decoded ``tasks`` array, and each entry that is not one.
+def _listed(head: _Head, span: msgspec.Raw | None) -> ListedTask:
+    created = head.created_at
+    payload = head.task_payload
+    title = payload.title if payload is not None else None
+    return ListedTask(
+        head,
+        span,
+        loose_time(created) if created is not None else None,
+        (title if isinstance(title, str) else None) or head.prompt or head.step_id or head.id,
+    )
 
-    Like :func:`tasks_from_wire` (same fast path, same tasks), but a malformed entry is set
-    aside as an :class:`UnreadableTask` instead of failing the whole listing.
+
+def _typical(head: _Head) -> bool:
+    return head.task_id is msgspec.UNSET and head.context is msgspec.UNSET
+
+
+def _by_the_model(
+    index: int, item: Any, tasks: list[ListedTask], bad: list[UnreadableTask]
+) -> None:
+    try:
+        tasks.append(ListedTask.of(Task.model_validate(item)))
+    except pydantic.ValidationError as exc:
+        bad.append(_unreadable(index, item, exc))
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A listing body that msgspec refused, as ``json.loads`` read it (for :func:`listing_of`)."""
+
+    content: bytes
+    body: Any
+
+
+def decode_listing(content: bytes) -> TaskListing | Decoded:
+    """The listing of a body, or the body as ``json.loads`` reads it (``ValueError`` if not JSON).
+
+    Only the shape is left to :func:`listing_of`, which raises ``pydantic.ValidationError`` for
+    JSON that is not ``{"tasks": [...]}``, as ``TaskList.model_validate`` would.
     """
-    tasks: list[Task] = []
-    unreadable: list[UnreadableTask] = []
-    append = tasks.append
-    with gc_paused():
-        for index, item in enumerate(items):
+    try:
+        spans = _SPANS.decode(content).tasks
+    except _DECODE_ERRORS:
+        return Decoded(content, json.loads(content))
+    tasks: list[ListedTask] = []
+    bad: list[UnreadableTask] = []
+    try:
+        heads: list[_Head] | None = _HEADS.decode(content).tasks
+    except _DECODE_ERRORS:
+        heads = None  # some entry is unusual: read them one by one
+    for index, span in enumerate(spans):
+        if heads is not None:
+            head: _Head | None = heads[index]
+        else:
             try:
-                append(_task(item))
-            except pydantic.ValidationError as exc:
-                unreadable.append(UnreadableTask(index, item, _unreadable_reason(item, exc)))
-    return tasks, unreadable
+                head = _HEAD.decode(span)
+            except _DECODE_ERRORS:
+                head = None
+        if head is not None and _typical(head):
+            tasks.append(_listed(head, span))
+        else:
+            _by_the_model(index, json.loads(bytes(span)), tasks, bad)
+    return TaskListing(tasks, content, unreadable=bad)
 
 
-def _task(raw: Any) -> Task:
-    # Written for speed (it runs once per task per refresh): one pass of checks, then the same
-    # attributes pydantic's own validation would set. Anything unusual is the model's to read.
-    if type(raw) is not dict or "task_id" in raw or ("task_payload" in raw and "context" in raw):
-        return Task.model_validate(raw)  # the alias, or two names for one field: rare
-    get = raw.get
-    task_id = get("id")
-    workflow_id = get("workflow_id")
-    run_id = get("run_id")
-    if type(task_id) is not str or type(workflow_id) is not str or type(run_id) is not str:
-        return Task.model_validate(raw)
-    workflow_name = get("workflow_name")
-    step_id = get("step_id")
-    task_type = get("task_type")
-    status = get("status")
-    prompt = get("prompt")
-    created = get("created_at")
-    payload = get("task_payload") if "context" not in raw else raw["context"]
-    for text in (workflow_name, step_id, task_type, status, prompt):
-        if text is not None and type(text) is not str:
-            return Task.model_validate(raw)
-    if created is not None:
-        if type(created) is not str:
-            return Task.model_validate(raw)
-        created = loose_time(created)
-    if payload is None:
-        payload = {}
-    elif type(payload) is dict:
-        payload = payload.copy()
-    else:
-        return Task.model_validate(raw)
-    # pydantic counts every key it was given, extras included, under the field's own name.
-    fields_set = set(raw)
-    if "context" in raw:
-        fields_set.discard("context")
-        fields_set.add("task_payload")
-    extra = (
-        {} if raw.keys() <= _FIELD_KEYS else {k: v for k, v in raw.items() if k not in _FIELD_KEYS}
-    )
-    task = _new(Task)
-    _set(
-        task,
-        "__dict__",
-        {
-            "id": task_id,
-            "workflow_id": workflow_id,
-            "run_id": run_id,
-            "workflow_name": workflow_name,
-            "step_id": step_id,
-            "task_type": task_type,
-            "status": status,
-            "created_at": created,
-            "prompt": prompt,
-            "task_payload": payload,
-        },
-    )
-    _set(task, "__pydantic_fields_set__", fields_set)
-    _set(task, "__pydantic_extra__", extra)
-    _set(task, "__pydantic_private__", {"_raw": raw})
-    return task
+def listing_of(decoded: TaskListing | Decoded) -> TaskListing:
+    """``{"tasks": [...]}`` read entry by entry: one malformed task does not fail the listing."""
+    if isinstance(decoded, TaskListing):
+        return decoded
+    body = decoded.body
+    if not (isinstance(body, dict) and isinstance(body.get("tasks"), list)):
+        TaskList.model_validate(body)  # raises: not a listing
+    tasks: list[ListedTask] = []
+    bad: list[UnreadableTask] = []
+    for index, item in enumerate(body["tasks"]):
+        _by_the_model(index, item, tasks, bad)
+    return TaskListing(tasks, decoded.content, unreadable=bad)
+
+
+def rebased(listing: TaskListing, since: TaskListing | None) -> TaskListing:
+    """``listing`` with ``since``'s own objects for the tasks whose JSON did not change.
+
+    Unchanged tasks keep their identity from one poll to the next (and any model already built),
+    and their spans move to the new body, so only one listing body stays in memory.
+    """
+    if since is None or not since.tasks:
+        return listing
+    known = {task.key: task for task in since.tasks}
+    tasks = listing.tasks
+    for i, task in enumerate(tasks):
+        old = known.get(task.key)
+        if old is not None and old.same_json(task):
+            if old._span is not None:
+                old._span = task._span
+            tasks[i] = old
+    return listing
+
+
+def unchanged(since: TaskListing) -> TaskListing:
+    return TaskListing(since.tasks, since.body, changed=False, unreadable=since.unreadable)

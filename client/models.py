@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -299,11 +299,7 @@ class _Tolerant(BaseModel):
     @property
     def raw(self) -> dict[str, Any]:
         """The JSON object as received (or as built, for models made in code)."""
-        # Straight from the slot: pydantic's private-attribute lookup costs microseconds, and
-        # an inbox refresh compares 100,000 of these.
-        private = self.__pydantic_private__
-        raw: dict[str, Any] | None = private.get("_raw") if private else None
-        return raw or self.model_dump(mode="json", exclude_none=True)
+        return self._raw or self.model_dump(mode="json", exclude_none=True)
 
 
 class Task(_Tolerant):
@@ -408,7 +404,7 @@ class UnreadableTask:
 class TaskReport:
     """A listing read task by task: the readable tasks, and the entries that were not."""
 
-    tasks: list[Task]
+    tasks: Sequence[Task]
     unreadable: list[UnreadableTask] = field(default_factory=list)
 
 

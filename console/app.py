@@ -21,7 +21,7 @@ from textual.timer import Timer
 
 from client import APIError
 
-from . import _runtime, crash
+from . import crash
 from .commands import TaskCommands
 from .decisions import Decision, NotRecorded, OutcomeNotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
@@ -74,7 +74,6 @@ class CommandCenterApp(App[None]):
         if self.services.settings.keymap:
             self.set_keymap(self.services.settings.keymap)
         self.push_screen(InboxScreen())
-        self.set_interval(1.0, self._collect_garbage)
         self.refresh_inbox()
         for notice in self.services.start_notices:
             self.notify(notice, title="Outbox", severity="error", timeout=30, markup=False)
@@ -101,9 +100,6 @@ class CommandCenterApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
-
-    def _collect_garbage(self) -> None:
-        _runtime.collect_when_idle(busy=self.services.building)
 
     # -- refresh flow ---------------------------------------------------------------------------
 

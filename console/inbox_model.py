@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
-from client.models import Task
+from client import ListedTask, Task
 
 TaskKey = tuple[str, str, str]  # (workflow_id, run_id, task_id): ids are unique only per run
 
@@ -59,20 +59,21 @@ class InboxRow:
 
     Compared by identity: a row object is reused across refreshes while its task is unchanged.
     A plain slotted class, as 100,000 are made on a first load (a frozen dataclass's
-    ``__init__`` took twice as long).
+    ``__init__`` took twice as long). The filter searches the names shown and the payload's
+    title, description and field values.
     """
 
     __slots__ = ("created", "key", "search_text", "task")
 
-    def __init__(self, key: TaskKey, task: Task, search_text: str, created: float) -> None:
+    def __init__(self, key: TaskKey, task: ListedTask, search_text: str, created: float) -> None:
         self.key = key
         self.task = task
         self.search_text = search_text
         self.created = created  # POSIX seconds; +inf when unknown, so such tasks sort last
 
     @classmethod
-    def of(cls, task: Task, key: TaskKey | None = None) -> InboxRow:
-        parts = (
+    def of(cls, task: ListedTask, key: TaskKey | None = None) -> InboxRow:
+        parts = [
             task.workflow_name or "",
             task.workflow_id,
             task.run_id,
@@ -80,7 +81,8 @@ class InboxRow:
             task.title,
             task.step_id or "",
             task.id,
-        )
+            *task.payload_texts(),
+        ]
         created = task.created_at.timestamp() if task.created_at else math.inf
         return cls(key or task.key, task, "\n".join(parts).casefold(), created)
 
@@ -195,7 +197,7 @@ class InboxModel:
 
     # -- refresh --------------------------------------------------------------------------------
 
-    def prepare(self, tasks: Iterable[Task]) -> Prepared:
+    def prepare(self, tasks: Iterable[ListedTask]) -> Prepared:
         """Compare a fresh listing with the current rows; reads the model, changes nothing."""
         base = self._rows
         sort = self._sort
@@ -205,7 +207,7 @@ class InboxModel:
         for task in tasks:
             key = task.key
             old = base.get(key)
-            if old is not None and old.task.raw == task.raw:
+            if old is not None and (old.task is task or old.task.same_json(task)):
                 fresh[key] = old
                 continue
             fresh[key] = InboxRow.of(task, key)
@@ -236,7 +238,7 @@ class InboxModel:
         self._workflows = None
         return diff
 
-    def apply(self, tasks: Iterable[Task]) -> RowDiff:
+    def apply(self, tasks: Iterable[ListedTask]) -> RowDiff:
         """Replace the inbox with a fresh listing; report what changed."""
         return self.commit(self.prepare(tasks))
 
@@ -408,8 +410,9 @@ class InboxModel:
     # -- outputs ----------------------------------------------------------------------------
 
     def get(self, key: TaskKey) -> Task | None:
+        """The task as the model reads it (built from its JSON the first time it is opened)."""
         row = self._rows.get(key)
-        return row.task if row else None
+        return row.task.full() if row else None
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
@@ -434,7 +437,7 @@ class InboxModel:
             self._workflows = sorted(items, key=lambda w: (w.label.casefold(), w.workflow_id))
         return self._workflows
 
-    def age(self, task: Task) -> timedelta | None:
+    def age(self, task: Task | ListedTask) -> timedelta | None:
         return self.clock() - task.created_at if task.created_at else None
 
     def _stall_cutoff(self) -> datetime:
@@ -445,7 +448,7 @@ class InboxModel:
         """
         return (self.clock() - self.stalled_after).replace(second=0, microsecond=0)
 
-    def is_stalled(self, task: Task) -> bool:
+    def is_stalled(self, task: Task | ListedTask) -> bool:
         return task.created_at is not None and task.created_at <= self._stall_cutoff()
 
     def stalled_count(self) -> int:

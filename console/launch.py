@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from client import Secret
 
-from . import _runtime
 from ._prefetch import Prefetch, polling_client
 from .settings import ConsoleSettings
 
@@ -94,13 +93,9 @@ def run_console(
 
     disable_core_dumps()  # a core file would hold the token in clear
     token = Secret(token)  # from here on every repr shows it masked
-    _runtime.take_over()  # before the prefetch builds a listing the collector would scan
     # First, so the request overlaps the imports below; the console goes on with its client.
     poller = polling_client(settings, token)
     prefetch = Prefetch(poller)
-    try:
-        build_app(
-            settings, token, outbox=outbox, audit=audit, prefetch=prefetch, poll_client=poller
-        ).run()
-    finally:
-        _runtime.give_back()
+    build_app(
+        settings, token, outbox=outbox, audit=audit, prefetch=prefetch, poll_client=poller
+    ).run()

@@ -17,6 +17,7 @@ import anyio
 from client import (
     AsyncCommandCenterClient,
     CommandCenterClient,
+    ListedTask,
     NotFoundError,
     RunEvent,
     Task,
@@ -24,7 +25,6 @@ from client import (
     UnreadableTask,
 )
 
-from . import _runtime
 from ._prefetch import Prefetch
 from .audit import AuditLog
 from .connection_state import (
@@ -35,7 +35,7 @@ from .connection_state import (
 )
 from .decisions import Decision, DecisionService, Settlement, Where
 from .drafts import DraftEdits, draft_edits
-from .inbox_model import InboxModel, Prepared, RowDiff, TaskKey
+from .inbox_model import InboxModel, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
 from .safe_text import clean
 from .settings import ConsoleSettings
@@ -57,18 +57,6 @@ class RunStory:
     run_id: str
     pending: list[Task]
     events: list[RunEvent]
-
-
-def _prepare_and_release(inbox: InboxModel, tasks: list[Task]) -> Prepared:
-    """Compare a listing with the rows, then free the tasks that matched an unchanged row.
-
-    Freed here, in the worker, a few thousand at a time: dropping 100,000 tasks at once on the
-    event loop would hold the UI for a third of a second.
-    """
-    prepared = inbox.prepare(tasks)
-    while tasks:
-        del tasks[-4096:]
-    return prepared
 
 
 class ConsoleServices:
@@ -120,7 +108,6 @@ class ConsoleServices:
         self.last_refresh: datetime | None = None
         self._listing: TaskListing | None = None
         self.last_refresh_took = 0.0  # seconds, wall clock, of the last poll
-        self.building = False  # a refresh is fetching or building a listing not yet frozen
         self.drain_failures = 0
         self.retry_wait = 0.0  # seconds until the next refresh while failing
         # Entries of the last listing that are not tasks, by the key of their stand-in row.
@@ -142,21 +129,18 @@ class ConsoleServices:
     async def refresh_inbox(self) -> RowDiff:
         """Fetch the inbox and fold it into the model; raises the client's errors.
 
-        An answer identical to the last one costs a digest and nothing else; a changed one is
-        decoded (by the client) and compared with the shown rows in a worker thread, so a
-        100,000-task inbox never holds the UI for more than the final swap.
+        An answer identical to the last one costs a comparison of bytes and nothing else; a
+        changed one is decoded (by the client) and compared with the shown rows in a worker
+        thread, so a 100,000-task inbox never holds the UI for more than the final swap.
         """
         started = time.monotonic()
-        self.building = True
         try:
             return await self._refresh_inbox()
         finally:
-            self.building = False
             self.last_refresh_took = time.monotonic() - started
 
     async def _refresh_inbox(self) -> RowDiff:
         prefetch, self.prefetch = self.prefetch, None
-        _runtime.before_poll()
         asked = prefetch.started if prefetch is not None else time.monotonic()
         if prefetch is not None:
             listing = await prefetch.listing()
@@ -169,23 +153,18 @@ class ConsoleServices:
             return RowDiff()
         stand_ins = [(stand_in(entry), entry) for entry in listing.unreadable]
         self.unreadable = {row.key: entry for row, entry in stand_ins}
-        tasks = [*listing.tasks, *(row for row, _ in stand_ins)]
+        tasks = [*listing.tasks, *(ListedTask.of(row) for row, _ in stand_ins)]
         # A task whose decision settled while this listing was on its way is shown as it was
         # before the decision: it is completed, and must not come back until the next poll.
         late = {key for key, at in self.settled_at.items() if at >= asked}
         if late:
             tasks = [task for task in tasks if task.key not in late]
-        count = len(tasks)
-        # Only the digest is needed from now on; the tasks live on in the inbox's rows.
-        self._listing = TaskListing([], listing.digest)
-        del listing
-        if count < PREPARE_INLINE_TASKS:
-            diff = self.inbox.apply(tasks)
-        else:
-            prepared = await anyio.to_thread.run_sync(_prepare_and_release, self.inbox, tasks)
-            diff = self.inbox.commit(prepared)
-        _runtime.after_listing(count)
-        return diff
+        # Kept for the next poll: its body to compare, its tasks to keep where unchanged.
+        self._listing = listing
+        if len(tasks) < PREPARE_INLINE_TASKS:
+            return self.inbox.apply(tasks)
+        prepared = await anyio.to_thread.run_sync(self.inbox.prepare, tasks)
+        return self.inbox.commit(prepared)
 
     def reload_unsettled(self) -> list[OutboxEntry]:
         entries = self.decisions.unsettled()

@@ -1,19 +1,16 @@
-"""The fast listing reader must give exactly what json.loads + pydantic give, for any input."""
+"""The listing decoder must give exactly what json.loads + pydantic give, for any input."""
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
 from typing import Any
 
 import pydantic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client._gc import gc_paused
-from client._task_list import decode_listing, tasks_from_wire
-from client.models import Task, TaskList
+from client._task_list import ListedTask, TaskListing, decode_listing, listing_of
+from client.models import Task, TaskList, UnreadableTask
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 json_values = st.recursive(
@@ -65,6 +62,10 @@ well_formed = st.fixed_dictionaries(
 task_objects = well_formed | st.dictionaries(keys, loose, max_size=12)
 
 
+def _listing(items: list[Any]) -> TaskListing:
+    return listing_of(decode_listing(json.dumps({"tasks": items}).encode()))
+
+
 def _outcome(make: Any) -> tuple[str, Any]:
     try:
         task = make()
@@ -82,41 +83,65 @@ def _outcome(make: Any) -> tuple[str, Any]:
     )
 
 
+def _listed_outcome(raw: dict[str, Any]) -> tuple[str, Any]:
+    listing = _listing([raw])
+    if listing.unreadable:
+        return _outcome(lambda: Task.model_validate(listing.unreadable[0].raw))
+    (listed,) = listing.tasks
+    outcome = _outcome(listed.full)
+    shown = (
+        listed.key,
+        listed.title,
+        listed.created_at,
+        listed.workflow_label,
+        listed.short_run_id,
+        listed.workflow_name,
+        listed.step_id,
+        listed.task_type,
+        listed.status,
+        listed.prompt,
+        listed.raw,
+    )
+    task = listed.full()
+    assert shown == (
+        task.key,
+        task.title,
+        task.created_at,
+        task.workflow_label,
+        task.short_run_id,
+        task.workflow_name,
+        task.step_id,
+        task.task_type,
+        task.status,
+        task.prompt,
+        task.raw,
+    )
+    return outcome
+
+
 @settings(max_examples=400, deadline=None)
 @given(task_objects)
-def test_a_task_read_by_hand_equals_the_validated_model(raw: dict[str, Any]) -> None:
+def test_a_listed_task_equals_the_validated_model(raw: dict[str, Any]) -> None:
     expected = _outcome(lambda: Task.model_validate(raw))
-    # tasks_from_wire takes ownership of the dicts, so give it its own copy.
-    actual = _outcome(lambda: tasks_from_wire([json.loads(json.dumps(raw))])[0])
-    assert actual == expected
-    if expected[0] == "task":
-        assert tasks_from_wire([dict(raw)])[0] == Task.model_validate(raw)
-
-
-def test_the_payload_of_a_fast_task_is_its_own_copy() -> None:
-    raw = {"id": "t", "workflow_id": "w", "run_id": "r", "task_payload": {"title": "x"}}
-    task = tasks_from_wire([raw])[0]
-    task.task_payload["title"] = "changed"
-    assert task.raw["task_payload"] == {"title": "x"}
-    assert task.raw is raw  # kept as received, not copied
+    assert _listed_outcome(raw) == expected
 
 
 def test_a_bad_task_in_a_listing_is_reported_with_its_position() -> None:
     from client._base import _parse_tasks, _read_tasks
-    from client.models import UnreadableTask
 
     good = {"id": "t", "workflow_id": "w", "run_id": "r"}
     bad = {"id": "x", "workflow_id": "w"}
-    report = _read_tasks({"tasks": [good, good, bad]})
+    content = json.dumps({"tasks": [good, good, bad]}).encode()
+    report = _read_tasks(decode_listing(content))
     assert [t.key for t in report.tasks] == [("w", "r", "t")] * 2
     assert report.unreadable == [UnreadableTask(2, bad, "run_id: Field required")]
-    assert len(_parse_tasks({"tasks": [good, good, bad]})) == 2
+    assert len(_parse_tasks(decode_listing(content))) == 2
 
 
 listing_texts = st.one_of(
     st.builds(
         lambda tasks, extra, pad: json.dumps({**extra, "tasks": tasks}, indent=pad),
-        st.lists(json_values, max_size=5),
+        st.lists(task_objects | json_values, max_size=5),
         st.dictionaries(st.text(max_size=4), json_values, max_size=2),
         st.sampled_from([None, 0, 2]),
     ),
@@ -128,7 +153,9 @@ listing_texts = st.one_of(
             '{"tasks": [1 2]}',
             '{"tasks": [1, 2]} x',
             '{"tasks": [1], "tasks": [2]}',
+            '{"tasks": [{"id": "a", "workflow_id": "w", "run_id": "r"}], "tasks": []}',
             ' \n{ "tasks" : [ 1 , {"a": [ ]} ] , "n": NaN } \t',
+            '{"tasks": [{"id": "a", "workflow_id": "w", "run_id": "r", "x": NaN}]}',
             '{"tasks": []}',
             "{}",
             '{"tasks": [',
@@ -140,77 +167,72 @@ listing_texts = st.one_of(
 )
 
 
-def _decoded(make: Any) -> tuple[str, Any]:
+def _read(make: Any) -> tuple[str, Any]:
+    """What a listing reader gives: the tasks' models and the unreadable entries, or the error."""
     try:
-        return "value", repr(make())
+        tasks, unreadable = make()
+    except pydantic.ValidationError:
+        return "not a listing", None
     except (ValueError, RecursionError) as exc:
         return "error", type(exc).__name__
+    return "listing", (repr(list(tasks)), [(e.index, repr(e.raw), e.reason) for e in unreadable])
+
+
+def _by_json_loads(content: bytes) -> tuple[list[Task], list[UnreadableTask]]:
+    body = json.loads(content)
+    if not (isinstance(body, dict) and isinstance(body.get("tasks"), list)):
+        TaskList.model_validate(body)
+    tasks: list[Task] = []
+    unreadable: list[UnreadableTask] = []
+    for index, item in enumerate(body["tasks"]):
+        try:
+            tasks.append(Task.model_validate(item))
+        except pydantic.ValidationError:
+            unreadable.append(UnreadableTask(index, item, "?"))
+    return tasks, unreadable
+
+
+def _by_the_decoder(content: bytes) -> tuple[list[Task], list[UnreadableTask]]:
+    listing = listing_of(decode_listing(content))
+    return [t.full() for t in listing.tasks], listing.unreadable
 
 
 @settings(max_examples=400, deadline=None)
 @given(listing_texts, st.sampled_from(["utf-8", "utf-16", "utf-32"]))
-def test_element_wise_decoding_equals_json_loads(text: str, encoding: str) -> None:
+def test_a_listing_reads_as_json_loads_and_the_model_read_it(text: str, encoding: str) -> None:
     try:
         content = text.encode(encoding)
     except UnicodeEncodeError:
         return
-    assert _decoded(lambda: decode_listing(content, "tasks")) == _decoded(
-        lambda: json.loads(content)
-    )
-
-
-def test_decoding_lets_another_thread_run_between_tasks() -> None:
-    """json.loads holds the GIL for the whole body; the element-wise reader must not."""
-    content = json.dumps({"tasks": [{"id": str(i), "pad": "x" * 200} for i in range(60_000)]})
-    ticks = 0
-    done = threading.Event()
-
-    def decode() -> None:
-        decode_listing(content.encode(), "tasks")
-        done.set()
-
-    thread = threading.Thread(target=decode)
-    thread.start()
-    while not done.is_set():
-        ticks += 1
-        done.wait(0.001)
-    thread.join()
-    assert ticks > 3  # the main thread got the interpreter back several times mid-decode
-
-
-def test_gc_pauses_nest_and_resume_only_if_it_was_running() -> None:
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-        with gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+    ours = _read(lambda: _by_the_decoder(content))
+    expected = _read(lambda: _by_json_loads(content))
+    if ours[0] == "listing" and expected[0] == "listing":
+        # Same tasks, same unreadable entries (the reasons are checked elsewhere).
+        assert ours[1][0] == expected[1][0]
+        assert [e[:2] for e in ours[1][1]] == [e[:2] for e in expected[1][1]]
+    else:
+        assert ours == expected
 
 
 def test_task_list_model_still_reads_the_same_listing() -> None:
     body = {"tasks": [{"task_id": "t", "workflow_id": "w", "run_id": "r", "context": [1]}]}
-    assert TaskList.model_validate(body).tasks == tasks_from_wire(body["tasks"])
+    assert TaskList.model_validate(body).tasks == [t.full() for t in _listing(body["tasks"]).tasks]
 
 
-def test_a_compressed_listing_is_hashed_and_read_once_decompressed() -> None:
+def test_an_unchanged_listing_is_compared_not_decoded_even_compressed() -> None:
     import gzip
 
     import httpx
 
     from client import CommandCenterClient
 
-    body = json.dumps({"tasks": [{"id": "t", "workflow_id": "w", "run_id": "r"}]}).encode()
+    bodies = [
+        json.dumps({"tasks": [{"id": "t", "workflow_id": "w", "run_id": "r"}]}).encode(),
+    ] * 2 + [json.dumps({"tasks": [{"id": "t", "workflow_id": "w", "run_id": "r2"}]}).encode()]
     sent: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        body = bodies[len(sent)]
         sent.append(1)
         return httpx.Response(
             200,
@@ -223,15 +245,44 @@ def test_a_compressed_listing_is_hashed_and_read_once_decompressed() -> None:
         first = cc.poll_pending_tasks()
         assert [t.key for t in first.tasks] == [("w", "r", "t")]
         again = cc.poll_pending_tasks(first)
-        assert not again.changed and again.digest == first.digest
-    assert len(sent) == 2
+        assert not again.changed and again.body == first.body
+        assert again.tasks[0] is first.tasks[0]
+        third = cc.poll_pending_tasks(again)
+        assert third.changed and [t.key for t in third.tasks] == [("w", "r2", "t")]
+    assert len(sent) == 3
+
+
+def test_a_poll_keeps_the_objects_of_unchanged_tasks_and_builds_new_ones() -> None:
+
+    one = {"id": "a", "workflow_id": "w", "run_id": "r1", "task_payload": {"title": "A"}}
+    two = {"id": "b", "workflow_id": "w", "run_id": "r2", "task_payload": {"title": "B"}}
+    odd = {"task_id": "c", "workflow_id": "w", "run_id": "r3", "context": {"title": "C"}}
+    first = _poll([one, two, odd], None)
+    model = first.tasks[0].full()
+    changed = {**two, "task_payload": {"title": "B, edited"}}
+    second = _poll([one, changed, odd], first)
+    assert second.tasks[0] is first.tasks[0] and second.tasks[0].full() is model
+    assert second.tasks[1] is not first.tasks[1] and second.tasks[1].title == "B, edited"
+    assert second.tasks[2] is first.tasks[2]  # read by the model, kept all the same
+    assert [t.raw for t in second.tasks] == [one, changed, odd]
+
+
+def _poll(items: list[Any], since: TaskListing | None) -> TaskListing:
+    import httpx
+
+    from client import CommandCenterClient
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"tasks": items})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with CommandCenterClient("http://platform.test", "pat_x", "acme", http_client=http) as cc:
+        return cc.poll_pending_tasks(since)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(task_objects | json_values, max_size=6))
 def test_a_tolerant_listing_keeps_exactly_the_tasks_the_model_reads(items: list[Any]) -> None:
-    from client._task_list import tasks_tolerantly
-
     expected: list[Task] = []
     bad: list[int] = []
     for index, item in enumerate(items):
@@ -239,7 +290,68 @@ def test_a_tolerant_listing_keeps_exactly_the_tasks_the_model_reads(items: list[
             expected.append(Task.model_validate(item))
         except pydantic.ValidationError:
             bad.append(index)
-    tasks, unreadable = tasks_tolerantly(json.loads(json.dumps(items)))
-    assert tasks == expected
-    assert [entry.index for entry in unreadable] == bad
-    assert all(entry.raw == items[entry.index] and entry.reason for entry in unreadable)
+    listing = _listing(items)
+    assert [t.full() for t in listing.tasks] == expected
+    assert [entry.index for entry in listing.unreadable] == bad
+    assert all(entry.raw == items[entry.index] and entry.reason for entry in listing.unreadable)
+
+
+payloads = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": loose,
+        "description": loose,
+        "fields": loose
+        | st.dictionaries(st.text(max_size=4), json_values, max_size=3)
+        | st.lists(
+            st.fixed_dictionaries(
+                {"name": st.text(max_size=4)}, optional={"value": json_values, "label": loose}
+            )
+            | json_values,
+            max_size=3,
+        ),
+        "editable": loose | st.lists(st.text(max_size=4), max_size=2),
+        "other": json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payloads)
+def test_the_filter_reads_every_text_the_payload_shows(payload: dict[str, Any]) -> None:
+    raw = {"id": "t", "workflow_id": "w", "run_id": "r", "task_payload": payload}
+    (listed,) = _listing([raw]).tasks
+    texts = listed.payload_texts()
+    model = ListedTask.of(Task.model_validate(raw)).payload_texts()
+    assert set(model) <= set(texts)
+    shown = Task.model_validate(raw).payload
+    if shown.title:
+        assert shown.title in texts
+    if shown.description:
+        assert shown.description in texts
+    for f in shown.fields:
+        if isinstance(f.value, str) and f.value:
+            assert f.value in texts
+
+
+def test_the_filter_texts_of_the_documented_task() -> None:
+    raw = {
+        "id": "approve-review",
+        "workflow_id": "wf_pr_review",
+        "run_id": "run_7f3a9c1e5b2d",
+        "task_payload": {
+            "title": "Post review comment on PR #1432?",
+            "description": "The LLM drafted this review.",
+            "fields": {"repository": "acme/api", "pull_request": 1432, "confidence": 0.62},
+            "editable": {"comment_body": "Looks good overall"},
+        },
+    }
+    (listed,) = _listing([raw]).tasks
+    assert listed.payload_texts() == [
+        "Post review comment on PR #1432?",
+        "The LLM drafted this review.",
+        "acme/api",
+        "1432",
+        "0.62",
+        "Looks good overall",
+    ]

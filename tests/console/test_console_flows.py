@@ -48,9 +48,9 @@ async def loaded(app: CommandCenterApp, pilot: Any) -> None:
 
 def select(app: CommandCenterApp, predicate: Any) -> Task:
     rows = table(app).rows
-    row = next(r for r in rows if predicate(r.task))
+    row = next(r for r in rows if predicate(r.task.full()))
     assert table(app).move_to_key(row.key)
-    return row.task
+    return row.task.full()
 
 
 async def human_result(client: AsyncCommandCenterClient, task: Task) -> dict[str, Any] | None:

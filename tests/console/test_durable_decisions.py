@@ -237,7 +237,7 @@ async def test_a_listing_still_on_its_way_never_brings_back_a_task_just_decided(
         app.services.paused = True
         task = select(app, lambda t: True)
         # Something else changed meanwhile, so the held listing is news (not the same bytes).
-        other = next(row.task for row in table(app).rows if row.key != task.key)
+        other = next(row.task.full() for row in table(app).rows if row.key != task.key)
         stub_state.complete(*other.key, approved=False, tenant=DEMO_TENANT)
         held.hold = asyncio.Event()
         app.refresh_inbox()  # it reads the listing with the task still pending, and waits

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from client.models import Task
+from client import ListedTask
 from console.inbox_model import InboxModel, SortKey, format_age
 from console.widgets.task_table import layout_columns
+from tests.listings import listed
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -24,19 +25,22 @@ def make_task(
     minutes: float = 5,
     title: str = "Send the email?",
     **extra: Any,
-) -> Task:
-    return Task.model_validate(
-        {
-            "id": task_id,
-            "workflow_id": wf,
-            "workflow_name": wf_name,
-            "run_id": run,
-            "step_id": task_id,
-            "task_type": task_type,
-            "created_at": (NOW - timedelta(minutes=minutes)).isoformat(),
-            "task_payload": {"title": title, **extra},
-        }
+) -> ListedTask:
+    (task,) = listed(
+        [
+            {
+                "id": task_id,
+                "workflow_id": wf,
+                "workflow_name": wf_name,
+                "run_id": run,
+                "step_id": task_id,
+                "task_type": task_type,
+                "created_at": (NOW - timedelta(minutes=minutes)).isoformat(),
+                "task_payload": {"title": title, **extra},
+            }
+        ]
     )
+    return task
 
 
 @pytest.fixture
@@ -86,7 +90,7 @@ def test_apply_reports_added_changed_removed_and_nothing_when_unchanged(model: I
     c = make_task("c", run="run_0003cccc")
     diff = model.apply([retitled, c])
     assert diff.added == [c.key] and diff.removed == [b.key] and diff.changed == [a.key]
-    assert model.get(a.key) is retitled and model.total == 2
+    assert model.get(a.key) is retitled.full() and model.total == 2
 
 
 def test_same_task_id_in_two_runs_are_two_rows(model: InboxModel) -> None:
@@ -169,7 +173,7 @@ def test_remove_and_view_recomputed_after_inputs_change(model: InboxModel) -> No
 
 def test_stalled_and_unknown_age(model: InboxModel) -> None:
     fresh, old = make_task("fresh", minutes=59), make_task("old", minutes=61, run="r2")
-    unknown = Task.model_validate({"id": "u", "workflow_id": "w", "run_id": "r3"})
+    (unknown,) = listed([{"id": "u", "workflow_id": "w", "run_id": "r3"}])
     model.apply([fresh, old, unknown])
     assert not model.is_stalled(fresh) and model.is_stalled(old) and not model.is_stalled(unknown)
     assert model.stalled_count() == 1

@@ -33,7 +33,7 @@ def _first_with(key: str) -> Callable[[Pilot[Any]], Any]:
         from console.widgets.task_table import TaskTable
 
         table = app.screen.query_one(TaskTable)
-        row = next(r for r in table.rows if key in r.task.editable_values())
+        row = next(r for r in table.rows if key in r.task.full().editable_values())
         table.move_to_key(row.key)
         await pilot.pause()
 
