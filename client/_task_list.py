@@ -33,30 +33,8 @@ class _PayloadHead(msgspec.Struct, gc=False):
     title: Any = None
 
 
-class _Head(msgspec.Struct, gc=False):
-    """What the inbox shows of a task. Any other key is skipped here and kept in the span."""
-
-    id: str
-    workflow_id: str
-    run_id: str
-    workflow_name: str | None = None
-    step_id: str | None = None
-    task_type: str | None = None
-    status: str | None = None
-    created_at: str | None = None
-    prompt: str | None = None
-    task_payload: _PayloadHead | None = None
-    # Present only in the older spec's shape, which the model reads (aliases, two payloads).
-    task_id: Any = msgspec.UNSET
-    context: Any = msgspec.UNSET
-
-
 class _Spans(msgspec.Struct):
     tasks: list[msgspec.Raw]
-
-
-class _Heads(msgspec.Struct):
-    tasks: list[_Head]
 
 
 class _Field(msgspec.Struct, gc=False):
@@ -74,9 +52,6 @@ class _TextHead(msgspec.Struct, gc=False):
     task_payload: _PayloadText | None = None
 
 
-_SPANS = msgspec.json.Decoder(_Spans)
-_HEADS = msgspec.json.Decoder(_Heads)
-_HEAD = msgspec.json.Decoder(_Head)
 _TEXT = msgspec.json.Decoder(_TextHead)
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
@@ -90,92 +65,94 @@ def _shown(value: Any) -> str | None:
     return json.dumps(value)
 
 
-class ListedTask:
+class ListedTask(msgspec.Struct, gc=False, eq=False):
     """A pending task as the listing names it, with its JSON kept for when it is opened.
 
     Reads like :class:`Task` for what the inbox shows (ids, names, ``created_at``, ``title``);
-    :meth:`full` gives the :class:`Task` itself, built once, on first use.
+    :meth:`full` gives the :class:`Task` itself, built once, on first use. Decoded by msgspec
+    straight from the listing: any key of a task not named here is skipped, and kept in the span.
     """
 
-    __slots__ = ("_full", "_head", "_span", "created_at", "title")
-
-    def __init__(
-        self,
-        head: _Head | Task,
-        span: msgspec.Raw | None,
-        created_at: datetime | None,
-        title: str,
-        full: Task | None = None,
-    ) -> None:
-        self._head = head
-        self._span = span
-        self._full = full
-        self.created_at = created_at
-        self.title = title
+    id: str
+    workflow_id: str
+    run_id: str
+    workflow_name: str | None = None
+    step_id: str | None = None
+    task_type: str | None = None
+    status: str | None = None
+    created_text: str | None = msgspec.field(default=None, name="created_at")
+    prompt: str | None = None
+    payload_head: _PayloadHead | None = msgspec.field(default=None, name="task_payload")
+    # Present only in the older spec's shape, which the model reads (aliases, two payloads).
+    task_id: Any = msgspec.UNSET
+    context: Any = msgspec.UNSET
+    # Set after decoding, whatever the wire held under these names: the task's JSON (a view
+    # into the listing's body), its model once built, its creation time once parsed.
+    _span: Any = None  # msgspec.Raw
+    _model: Any = None  # Task
+    _created: Any = msgspec.UNSET  # datetime | None
+    _key: Any = None  # tuple[str, str, str]
 
     @classmethod
     def of(cls, task: Task) -> ListedTask:
         """A listed task for a model already built (the tolerant path, stand-ins)."""
-        return cls(task, None, task.created_at, task.title, task)
+        return cls(
+            task.id,
+            task.workflow_id,
+            task.run_id,
+            task.workflow_name,
+            task.step_id,
+            task.task_type,
+            task.status,
+            None,
+            task.prompt,
+            _PayloadHead(task.title),
+            _model=task,
+            _created=task.created_at,
+        )
 
     @property
-    def id(self) -> str:
-        return self._head.id
+    def created_at(self) -> datetime | None:
+        created = self._created
+        if created is msgspec.UNSET:
+            text = self.created_text
+            created = self._created = loose_time(text) if text is not None else None
+        return created  # type: ignore[no-any-return]  # a datetime or None once parsed
 
     @property
-    def workflow_id(self) -> str:
-        return self._head.workflow_id
-
-    @property
-    def run_id(self) -> str:
-        return self._head.run_id
-
-    @property
-    def workflow_name(self) -> str | None:
-        return self._head.workflow_name
-
-    @property
-    def step_id(self) -> str | None:
-        return self._head.step_id
-
-    @property
-    def task_type(self) -> str | None:
-        return self._head.task_type
-
-    @property
-    def status(self) -> str | None:
-        return self._head.status
-
-    @property
-    def prompt(self) -> str | None:
-        return self._head.prompt
+    def title(self) -> str:
+        head = self.payload_head
+        title = head.title if head is not None else None
+        return (title if isinstance(title, str) else None) or self.prompt or self.step_id or self.id
 
     @property
     def key(self) -> tuple[str, str, str]:
         """The task's address: (workflow_id, run_id, task_id)."""
-        head = self._head
-        return (head.workflow_id, head.run_id, head.id)
+        key: tuple[str, str, str] | None = self._key
+        if key is None:
+            key = self._key = (self.workflow_id, self.run_id, self.id)
+        return key
 
     @property
     def workflow_label(self) -> str:
-        return self._head.workflow_name or self._head.workflow_id
+        return self.workflow_name or self.workflow_id
 
     @property
     def short_run_id(self) -> str:
-        return self._head.run_id[:8]
+        return self.run_id[:8]
 
     def full(self) -> Task:
         """The task as the model reads it, built from the kept JSON on first use."""
-        task = self._full
+        task: Task | None = self._model
         if task is None:
             assert self._span is not None  # a listed task has a span or a model
-            task = self._full = Task.model_validate(json.loads(bytes(self._span)))
+            task = self._model = Task.model_validate(json.loads(bytes(self._span)))
         return task
 
     @property
     def raw(self) -> dict[str, Any]:
         """The JSON object as received."""
-        if self._full is None and self._span is not None:
+        if self._model is None and self._span is not None:
             raw: dict[str, Any] = json.loads(bytes(self._span))
             return raw
         return self.full().raw
@@ -188,7 +165,7 @@ class ListedTask:
 
     def payload_texts(self) -> list[str]:
         """The payload's words for a filter: title, description and every field value."""
-        if self._span is not None and self._full is None:
+        if self._span is not None and self._model is None:
             try:
                 payload = _TEXT.decode(self._span).task_payload
             except _DECODE_ERRORS:
@@ -202,6 +179,15 @@ class ListedTask:
 
     def __repr__(self) -> str:
         return f"ListedTask({self.key!r}, title={self.title!r})"
+
+
+class _Heads(msgspec.Struct):
+    tasks: list[ListedTask]
+
+
+_SPANS = msgspec.json.Decoder(_Spans)
+_HEADS = msgspec.json.Decoder(_Heads)
+_HEAD = msgspec.json.Decoder(ListedTask)
 
 
 def _texts_of(payload: _PayloadText) -> list[str]:
@@ -289,19 +275,7 @@ def _unreadable(index: int, raw: Any, exc: pydantic.ValidationError) -> Unreadab
     return UnreadableTask(index, raw, validation_summary(exc))
 
 
-def _listed(head: _Head, span: msgspec.Raw | None) -> ListedTask:
-    created = head.created_at
-    payload = head.task_payload
-    title = payload.title if payload is not None else None
-    return ListedTask(
-        head,
-        span,
-        loose_time(created) if created is not None else None,
-        (title if isinstance(title, str) else None) or head.prompt or head.step_id or head.id,
-    )
-
-
-def _typical(head: _Head) -> bool:
+def _typical(head: ListedTask) -> bool:
     return head.task_id is msgspec.UNSET and head.context is msgspec.UNSET
 
 
@@ -332,22 +306,31 @@ def decode_listing(content: bytes) -> TaskListing | Decoded:
         spans = _SPANS.decode(content).tasks
     except _DECODE_ERRORS:
         return Decoded(content, json.loads(content))
+    try:
+        heads = _HEADS.decode(content).tasks
+    except _DECODE_ERRORS:
+        return _one_by_one(spans, content)  # some entry is unusual
+    unset = msgspec.UNSET
+    for head, span in zip(heads, spans, strict=True):
+        if head.task_id is not unset or head.context is not unset:
+            return _one_by_one(spans, content)
+        head._span = span
+        head._model = head._key = None
+        head._created = unset
+    return TaskListing(heads, content)
+
+
+def _one_by_one(spans: list[msgspec.Raw], content: bytes) -> TaskListing:
     tasks: list[ListedTask] = []
     bad: list[UnreadableTask] = []
-    try:
-        heads: list[_Head] | None = _HEADS.decode(content).tasks
-    except _DECODE_ERRORS:
-        heads = None  # some entry is unusual: read them one by one
     for index, span in enumerate(spans):
-        if heads is not None:
-            head: _Head | None = heads[index]
-        else:
-            try:
-                head = _HEAD.decode(span)
-            except _DECODE_ERRORS:
-                head = None
+        try:
+            head: ListedTask | None = _HEAD.decode(span)
+        except _DECODE_ERRORS:
+            head = None
         if head is not None and _typical(head):
-            tasks.append(_listed(head, span))
+            head._span, head._model, head._key, head._created = span, None, None, msgspec.UNSET
+            tasks.append(head)
         else:
             _by_the_model(index, json.loads(bytes(span)), tasks, bad)
     return TaskListing(tasks, content, unreadable=bad)
@@ -367,22 +350,53 @@ def listing_of(decoded: TaskListing | Decoded) -> TaskListing:
     return TaskListing(tasks, decoded.content, unreadable=bad)
 
 
+# How far ahead in the last listing a changed poll looks for the next task of the new one.
+_LOOKAHEAD = 8
+
+
 def rebased(listing: TaskListing, since: TaskListing | None) -> TaskListing:
     """``listing`` with ``since``'s own objects for the tasks whose JSON did not change.
 
     Unchanged tasks keep their identity from one poll to the next (and any model already built),
-    and their spans move to the new body, so only one listing body stays in memory.
+    and their spans move to the new body, so only one listing body stays in memory. Both
+    listings are walked side by side: a platform lists in a stable order, so a task is usually
+    found at the next place, or a few places on when some were completed in between.
     """
     if since is None or not since.tasks:
         return listing
-    known = {task.key: task for task in since.tasks}
+    old = since.tasks
     tasks = listing.tasks
+    positions: dict[tuple[str, str, str], int] | None = None
+    count = len(old)
+    j = 0
     for i, task in enumerate(tasks):
-        old = known.get(task.key)
-        if old is not None and old.same_json(task):
-            if old._span is not None:
-                old._span = task._span
-            tasks[i] = old
+        span = task._span
+        found = -1
+        if span is None:  # read by the model: found by its key, compared as JSON
+            if positions is None:
+                positions = {t.key: n for n, t in enumerate(old)}
+            k = positions.get(task.key, -1)
+            if k >= 0 and old[k].same_json(task):
+                tasks[i] = old[k]
+            continue
+        if j < count and old[j]._span == span:
+            found = j  # the usual case: the next one
+        else:
+            for k in range(j + 1, min(j + _LOOKAHEAD, count)):
+                if old[k]._span == span:
+                    found = k
+                    break
+        if found < 0:
+            if positions is None:
+                positions = {t.key: n for n, t in enumerate(old)}
+            k = positions.get(task.key, -1)
+            if k >= 0 and old[k]._span == span:
+                found = k
+        if found >= 0:
+            previous = old[found]
+            previous._span = span
+            tasks[i] = previous
+            j = found + 1
     return listing
 
 

@@ -18,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.worker import get_current_worker
 
 from client import APIError
 
@@ -128,9 +129,16 @@ class CommandCenterApp(App[None]):
         else:
             if diff:
                 self._broadcast_inbox(diff)
+                self._index_search()
         finally:
             self.schedule_refresh()
             self._broadcast_status()
+
+    @work(thread=True, exclusive=True, group="search-index")
+    def _index_search(self) -> None:
+        """The filter's text of new rows, made before the operator types (payloads decoded)."""
+        worker = get_current_worker()
+        self.services.inbox.index_search(cancelled=lambda: worker.is_cancelled)
 
     def _broadcast_inbox(self, diff: RowDiff) -> None:
         for screen in self.screen_stack:

@@ -58,33 +58,41 @@ class InboxRow:
     """One task as the inbox sees it, with the lower-cased text the filter searches.
 
     Compared by identity: a row object is reused across refreshes while its task is unchanged.
-    A plain slotted class, as 100,000 are made on a first load (a frozen dataclass's
-    ``__init__`` took twice as long). The filter searches the names shown and the payload's
-    title, description and field values.
+    A plain slotted class, as 100,000 are made on a first load. The filter searches the names
+    shown and the payload's title, description and field values; that text is made on first
+    use (:meth:`InboxModel.index_search` makes it ahead, in a thread, after each refresh).
     """
 
-    __slots__ = ("created", "key", "search_text", "task")
+    __slots__ = ("_search", "created", "key", "task")
 
-    def __init__(self, key: TaskKey, task: ListedTask, search_text: str, created: float) -> None:
+    def __init__(self, key: TaskKey, task: ListedTask, created: float) -> None:
         self.key = key
         self.task = task
-        self.search_text = search_text
         self.created = created  # POSIX seconds; +inf when unknown, so such tasks sort last
+        self._search: str | None = None
 
     @classmethod
     def of(cls, task: ListedTask, key: TaskKey | None = None) -> InboxRow:
-        parts = [
-            task.workflow_name or "",
-            task.workflow_id,
-            task.run_id,
-            task.task_type or "",
-            task.title,
-            task.step_id or "",
-            task.id,
-            *task.payload_texts(),
-        ]
-        created = task.created_at.timestamp() if task.created_at else math.inf
-        return cls(key or task.key, task, "\n".join(parts).casefold(), created)
+        created = task.created_at
+        return cls(key or task.key, task, created.timestamp() if created else math.inf)
+
+    @property
+    def search_text(self) -> str:
+        text = self._search
+        if text is None:
+            task = self.task
+            parts = [
+                task.workflow_name or "",
+                task.workflow_id,
+                task.run_id,
+                task.task_type or "",
+                task.title,
+                task.step_id or "",
+                task.id,
+                *task.payload_texts(),
+            ]
+            text = self._search = "\n".join(parts).casefold()
+        return text
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,50 @@ _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
     SortKey.WORKFLOW: _by_workflow,
     SortKey.TYPE: _by_type,
 }
+# Up to one new row in this many, a refresh inserts the new rows into the last order rather
+# than sorting everything again.
+_INSERT_BELOW = 16
+
+
+def _reordered(
+    last: list[InboxRow] | None,
+    gone: set[int],
+    new_rows: list[InboxRow],
+    order: SortKey,
+    rows: dict[TaskKey, InboxRow],
+) -> list[InboxRow]:
+    """The rows in ``order``: the last order without the rows gone, with the new ones put in."""
+    by = _ORDER[order]
+    if last is None or len(new_rows) * _INSERT_BELOW > len(rows):
+        return sorted(rows.values(), key=by)
+    result = [r for r in last if id(r) not in gone] if gone else list(last)
+    for row in sorted(new_rows, key=by):
+        bisect.insort(result, row, key=by)
+    return result
+
+
+# Distinct names kept for sharing (a platform whose task ids are all different must not make
+# the table grow without end).
+_MAX_NAMES = 50_000
+
+
+def _share_names(task: ListedTask, names: dict[str, str]) -> None:
+    """One string object for each name that many tasks repeat (workflow, step, type, status).
+
+    The decoder makes a new string per task; at 100,000 tasks sharing them keeps 30 MB less.
+    """
+    share = names.setdefault
+    task.id = share(task.id, task.id)
+    task.workflow_id = share(task.workflow_id, task.workflow_id)
+    if task.workflow_name is not None:
+        task.workflow_name = share(task.workflow_name, task.workflow_name)
+    if task.step_id is not None:
+        task.step_id = share(task.step_id, task.step_id)
+    if task.task_type is not None:
+        task.task_type = share(task.task_type, task.task_type)
+    if task.status is not None:
+        task.status = share(task.status, task.status)
+
 
 # Rows scanned between checks for a newer keystroke.
 _CHUNK = 8192
@@ -184,6 +236,7 @@ class InboxModel:
         self.stalled_after = stalled_after
         self.clock = clock
         self._rows: dict[TaskKey, InboxRow] = {}
+        self._names: dict[str, str] = {}  # see _share_names
         self._ordered: dict[SortKey, list[InboxRow]] = {SortKey.AGE: []}
         self._filter = ""
         self._sort = SortKey.AGE
@@ -201,25 +254,31 @@ class InboxModel:
         """Compare a fresh listing with the current rows; reads the model, changes nothing."""
         base = self._rows
         sort = self._sort
+        names = self._names
+        if len(names) > _MAX_NAMES:
+            names.clear()
         fresh: dict[TaskKey, InboxRow] = {}
         added: list[TaskKey] = []
         changed: list[TaskKey] = []
+        new_rows: list[InboxRow] = []
         for task in tasks:
             key = task.key
             old = base.get(key)
             if old is not None and (old.task is task or old.task.same_json(task)):
                 fresh[key] = old
                 continue
-            fresh[key] = InboxRow.of(task, key)
+            _share_names(task, names)
+            row = fresh[key] = InboxRow.of(task, key)
+            new_rows.append(row)
             (changed if old is not None else added).append(key)
-        removed = [key for key in base if key not in fresh]
+        kept = len(fresh) - len(added)  # rows of ``base`` still listed
+        removed = [key for key in base if key not in fresh] if kept < len(base) else []
         diff = RowDiff(added, removed, changed)
         ordered: dict[SortKey, list[InboxRow]] = {}
         if diff:
-            # The platform lists oldest first, so this sort is close to linear.
-            ordered[SortKey.AGE] = sorted(fresh.values(), key=_by_age)
-            if sort is not SortKey.AGE:
-                ordered[sort] = sorted(fresh.values(), key=_ORDER[sort])
+            gone = {id(base[key]) for key in (*removed, *changed)}
+            for order in {SortKey.AGE, sort}:
+                ordered[order] = _reordered(self._ordered.get(order), gone, new_rows, order, fresh)
         return Prepared(base, fresh, diff, ordered)
 
     def commit(self, prepared: Prepared) -> RowDiff:
@@ -241,6 +300,22 @@ class InboxModel:
     def apply(self, tasks: Iterable[ListedTask]) -> RowDiff:
         """Replace the inbox with a fresh listing; report what changed."""
         return self.commit(self.prepare(tasks))
+
+    def index_search(self, cancelled: Callable[[], bool] | None = None) -> int:
+        """Make the filter's text of every row that lacks it; safe in a worker thread.
+
+        Returns how many were made; stops early once ``cancelled()`` says so.
+        """
+        rows = list(self._rows.values())
+        made = 0
+        for start in range(0, len(rows), _CHUNK):
+            if cancelled is not None and cancelled():
+                break
+            for row in rows[start : start + _CHUNK]:
+                if row._search is None:
+                    row.search_text  # noqa: B018  # made and kept by the property
+                    made += 1
+        return made
 
     def remove(self, key: TaskKey) -> bool:
         """Drop a task the server confirmed completed, without waiting for the next refresh."""
@@ -367,9 +442,11 @@ class InboxModel:
                 chunk = source[start : start + _CHUNK]
                 if len(terms) == 1:
                     term = terms[0]
-                    rows += [r for r in chunk if term in r.search_text]
+                    rows += [r for r in chunk if term in (r._search or r.search_text)]
                 else:
-                    rows += [r for r in chunk if all(t in r.search_text for t in terms)]
+                    rows += [
+                        r for r in chunk if all(t in (r._search or r.search_text) for t in terms)
+                    ]
         return View(base, request, terms, rows)
 
     def show(self, view: View) -> bool:
