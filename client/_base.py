@@ -18,7 +18,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, Self, TypeVar
 from urllib.parse import quote
 
@@ -106,6 +106,9 @@ class Endpoint(Generic[T]):
     # A body the answer may repeat: compared as it arrives, not kept while it matches
     # (BODY_UNCHANGED in the response's extensions when it was this body again).
     known_body: bytes | None = None
+    # The entity tag of the answer the caller has: sent as If-None-Match, and a 304 is then an
+    # answer ("the same as before"), not an error.
+    if_none_match: str | None = None
     # What a successful answer that cannot be read at all (too large, undecodable) raises.
     unreadable: type[APIResponseValidationError] = APIResponseValidationError
     too_large: type[ResponseTooLargeError] = ResponseTooLargeError
@@ -407,18 +410,28 @@ class BaseClient(Generic[HttpT]):
         return Endpoint("GET", "/v1/tasks/pending", _report, decode=_decode_tasks)
 
     def _ep_poll_pending_tasks(self, since: TaskListing | None) -> Endpoint[TaskListing]:
-        def decode(response: httpx.Response) -> TaskListing | Decoded:
-            if since is not None and response.extensions.get(BODY_UNCHANGED):
-                return unchanged(since)  # the same bytes: nothing to decode
-            return _decode_tasks(response)
+        def decode(response: httpx.Response) -> tuple[str | None, TaskListing | Decoded]:
+            etag = response.headers.get("ETag")
+            if since is not None and (
+                response.status_code == 304 or response.extensions.get(BODY_UNCHANGED)
+            ):
+                return etag or since.etag, unchanged(since)  # nothing to decode
+            return etag, _decode_tasks(response)
 
-        def parse(decoded: TaskListing | Decoded) -> TaskListing:
-            if isinstance(decoded, TaskListing) and not decoded.changed:
-                return decoded
-            return rebased(_read_tasks(decoded), since)
+        def parse(decoded: tuple[str | None, TaskListing | Decoded]) -> TaskListing:
+            etag, listing = decoded
+            if isinstance(listing, TaskListing) and not listing.changed:
+                return replace(listing, etag=etag)
+            return replace(rebased(_read_tasks(listing), since), etag=etag)
 
-        known = since.body if since is not None else None
-        return Endpoint("GET", "/v1/tasks/pending", parse, decode=decode, known_body=known)
+        return Endpoint(
+            "GET",
+            "/v1/tasks/pending",
+            parse,
+            decode=decode,
+            known_body=since.body if since is not None else None,
+            if_none_match=since.etag if since is not None else None,
+        )
 
     def _ep_list_run_pending_tasks(self, workflow_id: str, run_id: str) -> Endpoint[Tasks]:
         return Endpoint("GET", _run_path(workflow_id, run_id), _parse_tasks, decode=_decode_tasks)
@@ -491,6 +504,8 @@ class BaseClient(Generic[HttpT]):
             headers["X-Project-Id"] = self.project_id
         if endpoint.idempotency_key is not None:
             headers["Idempotency-Key"] = endpoint.idempotency_key
+        if endpoint.if_none_match is not None:
+            headers["If-None-Match"] = endpoint.if_none_match
         return headers
 
     def _phase_seconds(self) -> float:
@@ -596,7 +611,9 @@ class BaseClient(Generic[HttpT]):
             if isinstance(outcome, httpx.Response):
                 response = outcome
                 logger.debug("%s %s -> %d", request.method, request.url.path, response.status_code)
-                if response.is_success:
+                if response.is_success or (
+                    response.status_code == 304 and endpoint.if_none_match is not None
+                ):
                     return response
                 delay = self.retry_policy.delay(attempt, response)
                 if delay is None:

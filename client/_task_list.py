@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, overload
 
@@ -246,15 +246,17 @@ class Tasks(Sequence[Task]):
 class TaskListing:
     """One answer of the inbox listing, with its body to spot an unchanged answer.
 
-    ``changed`` is False when the answer was byte for byte the body of ``since``: the tasks are
-    then ``since``'s own objects and nothing was decoded. ``unreadable`` lists the entries of the
+    ``changed`` is False when the answer was byte for byte the body of ``since``, or the server
+    said so (a 304 to the ``If-None-Match`` of ``etag``, when it gave one): the tasks are then
+    ``since``'s own objects and nothing was decoded. ``unreadable`` lists the entries of the
     ``tasks`` array that are not tasks; the readable ones are in ``tasks`` all the same.
     """
 
     tasks: list[ListedTask]
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)
     changed: bool = True
     unreadable: list[UnreadableTask] = field(default_factory=list)
+    etag: str | None = None
 
 
 def validation_summary(exc: pydantic.ValidationError) -> str:
@@ -401,4 +403,4 @@ def rebased(listing: TaskListing, since: TaskListing | None) -> TaskListing:
 
 
 def unchanged(since: TaskListing) -> TaskListing:
-    return TaskListing(since.tasks, since.body, changed=False, unreadable=since.unreadable)
+    return replace(since, changed=False)

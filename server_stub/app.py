@@ -109,10 +109,21 @@ router = APIRouter(prefix="/v1", tags=["human tasks"])
     operation_id="list_pending_tasks",
 )
 async def list_pending_tasks(
-    state: StateDep, access: Annotated[Access, Depends(_inbox_reader)]
+    request: Request, state: StateDep, access: Annotated[Access, Depends(_inbox_reader)]
 ) -> Response:
-    body = state.pending_body(access.tenant, access.visible_projects)
-    return Response(body, media_type="application/json")
+    if not request.app.state.entity_tags:
+        body = state.pending_body(access.tenant, access.visible_projects)
+        return Response(body, media_type="application/json")
+    body, etag = state.tagged_pending_body(access.tenant, access.visible_projects)
+    headers = {"ETag": etag}
+    if etag in _entity_tags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _entity_tags(header: str) -> set[str]:
+    """The tags of an If-None-Match header (weak ones compare equal, RFC 9110 13.1.2)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 @router.get(
@@ -263,12 +274,15 @@ def create_app(
     *,
     faults: FaultInjector | None = None,
     spawn_every: float | None = None,
+    entity_tags: bool = True,
 ) -> FastAPI:
     """Build the stub's ASGI app.
 
     ``state`` defaults to an empty ``StubState`` (seed it explicitly), ``tokens`` to
     ``DEMO_TOKENS``. ``faults`` injects latency and failures; ``spawn_every`` adds a new pending
-    task every so many seconds while the app runs (its lifespan).
+    task every so many seconds while the app runs (its lifespan). ``entity_tags`` gives the
+    inbox listing an ``ETag`` and answers a matching ``If-None-Match`` with 304, as many HTTP
+    APIs do (the platform documents neither); off, every poll gets the whole body.
     """
     if spawn_every is not None and spawn_every <= 0:
         raise ValueError(f"spawn_every must be positive, got {spawn_every}")
@@ -298,6 +312,7 @@ def create_app(
     app.state.stub = stub_state
     app.state.tokens = tokens if tokens is not None else DEMO_TOKENS
     app.state.faults = faults
+    app.state.entity_tags = entity_tags
     app.include_router(router)
     install_error_handlers(app)
     if faults is not None:

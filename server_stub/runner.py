@@ -170,6 +170,7 @@ def serve(
     echo: Callable[[str], object] = print,
     *,
     access_log: bool = False,
+    entity_tags: bool = True,
 ) -> None:
     """Serve the stub in the foreground until Ctrl-C; print its URL and the demo identity.
 
@@ -182,7 +183,7 @@ def serve(
     state = build_state(seed, tasks)
     if tasks:
         echo(f"Generated in {time.perf_counter() - started:.1f} s.")
-    app = create_app(state, faults=faults, spawn_every=spawn_every)
+    app = create_app(state, faults=faults, spawn_every=spawn_every, entity_tags=entity_tags)
     config = _config(app, host, port, embedded=False, access_log=access_log)
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
@@ -196,6 +197,8 @@ def serve(
         echo(f"  a new task every {spawn_every:g} s")
     if faults is not None:
         echo(f"  faults   fail rate {fail_rate:g}, latency {latency_ms:g} ms")
+    if not entity_tags:
+        echo("  no ETags (every poll of the inbox gets the whole listing)")
     echo("Press Ctrl-C to stop.")
     try:
         uvicorn.Server(config).run(sockets=[sock])

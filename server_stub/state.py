@@ -15,6 +15,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -252,6 +253,8 @@ class StubState:
         self._idempotency: dict[tuple[str, str], _IdempotencyRecord] = {}
         self._version = 0  # bumped on every change to the pending set
         self._bodies: dict[tuple[str | None, frozenset[str] | None], bytes] = {}
+        # The last body of each scope with its ETag.
+        self._tags: dict[tuple[str | None, frozenset[str] | None], tuple[bytes, str]] = {}
 
     def now(self) -> datetime:
         """The state's clock (UTC, aware)."""
@@ -402,6 +405,21 @@ class StubState:
             if self._version == version:
                 self._bodies[(tenant, scope)] = body
         return body
+
+    def tagged_pending_body(
+        self, tenant: str | None = None, projects: Iterable[str] | None = None
+    ) -> tuple[bytes, str]:
+        """:meth:`pending_body` and a strong ETag for it (its digest, worked out once)."""
+        scope = (tenant, frozenset(projects) if projects is not None else None)
+        body = self.pending_body(tenant, projects)
+        with self._lock:
+            known = self._tags.get(scope)
+        if known is not None and known[0] is body:
+            return known
+        tagged = (body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+        with self._lock:
+            self._tags[scope] = tagged
+        return tagged
 
     def list_pending(
         self, tenant: str | None = None, projects: Iterable[str] | None = None

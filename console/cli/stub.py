@@ -54,6 +54,12 @@ def _data_options(f: F) -> F:
 @click.option(
     "--latency-ms", type=click.IntRange(min=0), default=0, show_default=True, help="Added delay."
 )
+@click.option(
+    "--etags/--no-etags",
+    default=True,
+    show_default=True,
+    help="Tag the inbox listing (ETag) and answer an unchanged poll with 304.",
+)
 def stub_server(
     host: str,
     port: int,
@@ -62,6 +68,7 @@ def stub_server(
     spawn_every: float | None,
     fail_rate: float,
     latency_ms: int,
+    etags: bool,
 ) -> None:
     """Serve the stub of the platform's /v1 task API (for demos and tests)."""
     from server_stub.runner import serve
@@ -81,6 +88,7 @@ def stub_server(
             fail_rate=fail_rate,
             latency_ms=latency_ms,
             echo=click.echo,
+            entity_tags=etags,
         )
     except OSError as exc:
         raise click.ClickException(f"{exc.strerror or exc}. Choose another --port.") from None

@@ -257,3 +257,38 @@ async def test_503s_are_retried_with_backoff_until_the_stub_recovers(
     assert len(tasks) == stub_state.pending_count
     assert sleeps == [0.5, 1.0]
     assert faults.counts[FaultKind.UNAVAILABLE] == 2
+
+
+@pytest.mark.parametrize("tags", [True, False], ids=["etags", "no-etags"])
+def test_an_unchanged_poll_is_a_304_or_a_byte_comparison(stub_state: StubState, tags: bool) -> None:
+    """A server that tags its listing answers an unchanged poll with 304 and no body; one that
+    does not sends the whole body again, which the client compares instead of decoding."""
+    statuses: list[int] = []
+    sizes: list[int] = []
+
+    def seen(response: httpx.Response) -> None:
+        statuses.append(response.status_code)
+        sizes.append(int(response.headers.get("content-length", "0")))
+
+    app = create_app(stub_state, entity_tags=tags)
+    with (
+        StubServer(app=app) as server,
+        httpx.Client(event_hooks={"response": [seen]}) as http,
+        CommandCenterClient(
+            server.url, DEMO_CONTRIBUTOR_TOKEN, DEMO_TENANT, DEMO_PROJECT, http_client=http
+        ) as cc,
+    ):
+        first = cc.poll_pending_tasks()
+        again = cc.poll_pending_tasks(first)
+        assert not again.changed and again.tasks is first.tasks
+        done = first.tasks[0]
+        cc.complete_task(*done.key, approved=True)
+        after = cc.poll_pending_tasks(again)
+        assert after.changed and done.key not in {t.key for t in after.tasks}
+        assert (after.etag is not None) is tags
+        assert after.etag != first.etag or not tags
+    polls = [s for i, s in enumerate(statuses) if i != 2]  # the completion is the third
+    if tags:
+        assert polls == [200, 304, 200] and sizes[1] == 0
+    else:
+        assert polls == [200, 200, 200] and sizes[1] == sizes[0] > 0

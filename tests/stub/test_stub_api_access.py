@@ -195,3 +195,19 @@ async def test_no_answer_ever_contains_the_token(
         assert token not in response.text, (method, path, response.text)
         assert DEMO_VIEWER_TOKEN not in response.text
     assert statuses == {200, 401, 403, 404, 405, 409, 422}
+
+
+async def test_the_inbox_listing_is_tagged_and_a_matching_if_none_match_is_a_304(
+    api: httpx.AsyncClient, contributor: dict[str, str], stub_state: StubState
+) -> None:
+    first = await api.get("/v1/tasks/pending", headers=contributor)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and etag.endswith('"')
+    for header in (etag, f"W/{etag}", f'"other", {etag}'):
+        again = await api.get("/v1/tasks/pending", headers={**contributor, "If-None-Match": header})
+        assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+    task = first.json()["tasks"][0]
+    stub_state.complete(task["workflow_id"], task["run_id"], task["id"], approved=True)
+    changed = await api.get("/v1/tasks/pending", headers={**contributor, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert len(changed.json()["tasks"]) == len(first.json()["tasks"]) - 1
