@@ -165,6 +165,14 @@ def _run(
             except Exception as exc:  # the stub did not start (the rest report their own)
                 console_bench.report_failure(f"the stub with {n:,} tasks", exc)
                 emit([console_bench.failed_row("stub server", n, "", None, exc)])
+        if "refresh-cpu" in wanted:
+            try:
+                with console_bench.StubProcess(n, etags=False) as plain:
+                    assert plain.url is not None
+                    emit(refresh_bench.refresh_cpu(plain.url, n, etags=False))
+            except Exception as exc:
+                console_bench.report_failure(f"refresh CPU without ETags at {n:,}", exc)
+                emit([console_bench.failed_row("refresh CPU, no ETags", n, "ms", None, exc)])
         if "responsiveness" in wanted:
             emit([console_bench.responsiveness(n, options)])
     if "completions" in wanted:

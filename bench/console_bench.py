@@ -149,10 +149,17 @@ class StubProcess:
     """``command-center stub-server`` in a process of its own; ``url`` once it listens."""
 
     def __init__(
-        self, tasks: int, *, spawn_every: float | None = None, timeout: float = 180.0
+        self,
+        tasks: int,
+        *,
+        spawn_every: float | None = None,
+        etags: bool = True,
+        timeout: float = 180.0,
     ) -> None:
         argv = [*command_center(), "stub-server", "--seed", "empty", "--tasks", str(tasks)]
         argv += ["--port", "0"]  # the stub binds a free port and prints it
+        if not etags:
+            argv.append("--no-etags")
         if spawn_every:
             argv += ["--spawn-every", f"{spawn_every:g}"]
         self.tasks = tasks

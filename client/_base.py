@@ -46,7 +46,6 @@ from ._task_list import (
     Tasks,
     decode_listing,
     listing_of,
-    rebased,
     unchanged,
     validation_summary,
 )
@@ -416,13 +415,13 @@ class BaseClient(Generic[HttpT]):
                 response.status_code == 304 or response.extensions.get(BODY_UNCHANGED)
             ):
                 return etag or since.etag, unchanged(since)  # nothing to decode
-            return etag, _decode_tasks(response)
+            return etag, decode_listing(response.content, since)
 
         def parse(decoded: tuple[str | None, TaskListing | Decoded]) -> TaskListing:
             etag, listing = decoded
             if isinstance(listing, TaskListing) and not listing.changed:
                 return replace(listing, etag=etag)
-            return replace(rebased(_read_tasks(listing), since), etag=etag)
+            return replace(_read_tasks(listing), etag=etag)
 
         return Endpoint(
             "GET",

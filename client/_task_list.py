@@ -298,44 +298,93 @@ class Decoded:
     body: Any
 
 
-def decode_listing(content: bytes) -> TaskListing | Decoded:
+def decode_listing(content: bytes, since: TaskListing | None = None) -> TaskListing | Decoded:
     """The listing of a body, or the body as ``json.loads`` reads it (``ValueError`` if not JSON).
 
-    Only the shape is left to :func:`listing_of`, which raises ``pydantic.ValidationError`` for
-    JSON that is not ``{"tasks": [...]}``, as ``TaskList.model_validate`` would.
+    With ``since``, the listing read before, a task whose JSON is byte for byte the same is
+    ``since``'s own object (its model, if built, kept) and is not decoded again. Only the shape
+    is left to :func:`listing_of`, which raises ``pydantic.ValidationError`` for JSON that is
+    not ``{"tasks": [...]}``, as ``TaskList.model_validate`` would.
     """
     try:
         spans = _SPANS.decode(content).tasks
     except _DECODE_ERRORS:
         return Decoded(content, json.loads(content))
+    if since is not None and since.tasks:
+        return _read_each(spans, content, since.tasks)
     try:
         heads = _HEADS.decode(content).tasks
     except _DECODE_ERRORS:
-        return _one_by_one(spans, content)  # some entry is unusual
+        return _read_each(spans, content, [])  # some entry is unusual
     unset = msgspec.UNSET
     for head, span in zip(heads, spans, strict=True):
         if head.task_id is not unset or head.context is not unset:
-            return _one_by_one(spans, content)
+            return _read_each(spans, content, [])
         head._span = span
         head._model = head._key = None
         head._created = unset
     return TaskListing(heads, content)
 
 
-def _one_by_one(spans: list[msgspec.Raw], content: bytes) -> TaskListing:
+# How far ahead in the last listing a changed poll looks for the next task of the new one.
+_LOOKAHEAD = 8
+
+
+def _read_each(spans: list[msgspec.Raw], content: bytes, old: list[ListedTask]) -> TaskListing:
+    """Each entry read on its own, or taken from ``old`` where its JSON is the same bytes.
+
+    Both listings are walked side by side: a platform lists in a stable order, so an unchanged
+    task is usually the next one of ``old``, or a few places on when some were completed in
+    between. Taken over, it keeps its identity and its model, and its span moves to the new
+    body, so only one listing body stays in memory.
+    """
     tasks: list[ListedTask] = []
     bad: list[UnreadableTask] = []
+    positions: dict[tuple[str, str, str], int] | None = None
+    count = len(old)
+    j = 0
     for index, span in enumerate(spans):
-        try:
-            head: ListedTask | None = _HEAD.decode(span)
-        except _DECODE_ERRORS:
-            head = None
-        if head is not None and _typical(head):
-            head._span, head._model, head._key, head._created = span, None, None, msgspec.UNSET
-            tasks.append(head)
-        else:
-            _by_the_model(index, json.loads(bytes(span)), tasks, bad)
+        found = -1
+        if j < count and old[j]._span == span:
+            found = j  # the usual case: the next one
+        elif count:
+            for k in range(j + 1, min(j + _LOOKAHEAD, count)):
+                if old[k]._span == span:
+                    found = k
+                    break
+        if found < 0:
+            task = _read_one(index, span, tasks, bad)
+            if task is None or not count:
+                continue
+            if positions is None:
+                positions = {t.key: n for n, t in enumerate(old)}
+            found = positions.get(task.key, -1)  # moved, or read by the model
+            if found < 0 or not old[found].same_json(task):
+                continue
+            tasks.pop()
+        previous = old[found]
+        if previous._span is not None:
+            previous._span = span
+        tasks.append(previous)
+        j = found + 1
     return TaskListing(tasks, content, unreadable=bad)
+
+
+def _read_one(
+    index: int, span: msgspec.Raw, tasks: list[ListedTask], bad: list[UnreadableTask]
+) -> ListedTask | None:
+    """Read one entry into ``tasks`` (or ``bad``); the task read, if any."""
+    try:
+        head: ListedTask | None = _HEAD.decode(span)
+    except _DECODE_ERRORS:
+        head = None
+    if head is not None and _typical(head):
+        head._span, head._model, head._key, head._created = span, None, None, msgspec.UNSET
+        tasks.append(head)
+        return head
+    before = len(tasks)
+    _by_the_model(index, json.loads(bytes(span)), tasks, bad)
+    return tasks[-1] if len(tasks) > before else None
 
 
 def listing_of(decoded: TaskListing | Decoded) -> TaskListing:
@@ -350,56 +399,6 @@ def listing_of(decoded: TaskListing | Decoded) -> TaskListing:
     for index, item in enumerate(body["tasks"]):
         _by_the_model(index, item, tasks, bad)
     return TaskListing(tasks, decoded.content, unreadable=bad)
-
-
-# How far ahead in the last listing a changed poll looks for the next task of the new one.
-_LOOKAHEAD = 8
-
-
-def rebased(listing: TaskListing, since: TaskListing | None) -> TaskListing:
-    """``listing`` with ``since``'s own objects for the tasks whose JSON did not change.
-
-    Unchanged tasks keep their identity from one poll to the next (and any model already built),
-    and their spans move to the new body, so only one listing body stays in memory. Both
-    listings are walked side by side: a platform lists in a stable order, so a task is usually
-    found at the next place, or a few places on when some were completed in between.
-    """
-    if since is None or not since.tasks:
-        return listing
-    old = since.tasks
-    tasks = listing.tasks
-    positions: dict[tuple[str, str, str], int] | None = None
-    count = len(old)
-    j = 0
-    for i, task in enumerate(tasks):
-        span = task._span
-        found = -1
-        if span is None:  # read by the model: found by its key, compared as JSON
-            if positions is None:
-                positions = {t.key: n for n, t in enumerate(old)}
-            k = positions.get(task.key, -1)
-            if k >= 0 and old[k].same_json(task):
-                tasks[i] = old[k]
-            continue
-        if j < count and old[j]._span == span:
-            found = j  # the usual case: the next one
-        else:
-            for k in range(j + 1, min(j + _LOOKAHEAD, count)):
-                if old[k]._span == span:
-                    found = k
-                    break
-        if found < 0:
-            if positions is None:
-                positions = {t.key: n for n, t in enumerate(old)}
-            k = positions.get(task.key, -1)
-            if k >= 0 and old[k]._span == span:
-                found = k
-        if found >= 0:
-            previous = old[found]
-            previous._span = span
-            tasks[i] = previous
-            j = found + 1
-    return listing
 
 
 def unchanged(since: TaskListing) -> TaskListing:

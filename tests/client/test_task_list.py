@@ -355,3 +355,34 @@ def test_the_filter_texts_of_the_documented_task() -> None:
         "0.62",
         "Looks good overall",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(task_objects | json_values, max_size=6),
+    st.lists(task_objects | json_values, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_a_listing_read_against_the_last_one_is_the_same_listing(
+    old: list[Any], new: list[Any], rng: Any
+) -> None:
+    """Reading against the last listing reuses unchanged tasks and changes nothing else."""
+    items = [*new, *rng.sample(old, k=len(old) // 2)]  # some tasks carried over
+    rng.shuffle(items)
+    content = json.dumps({"tasks": items}).encode()
+    since = _listing(old)
+    alone = listing_of(decode_listing(content))
+    again = listing_of(decode_listing(content, since))
+    assert [t.full() for t in again.tasks] == [t.full() for t in alone.tasks]
+    assert [t.raw for t in again.tasks] == [t.raw for t in alone.tasks]
+    assert [(e.index, e.raw) for e in again.unreadable] == [
+        (e.index, e.raw) for e in alone.unreadable
+    ]
+    shown = [json.dumps(t.raw) for t in since.tasks]
+    old_keys = [t.key for t in since.tasks]
+    new_shown = [json.dumps(t.raw) for t in again.tasks]
+    for task, text in zip(again.tasks, new_shown, strict=True):
+        if shown.count(text) == 1 and new_shown.count(text) == 1:
+            kept = since.tasks[shown.index(text)]
+            if old_keys.count(kept.key) == 1:
+                assert task is kept  # the same JSON: the same object, not a new one
