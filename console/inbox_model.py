@@ -91,7 +91,8 @@ class InboxRow:
                 task.id,
                 *task.payload_texts(),
             ]
-            text = self._search = "\n".join(parts).casefold()
+            # Once each: a task id is often its step id, the payload's title the task's.
+            text = self._search = "\n".join(dict.fromkeys(parts)).casefold()
         return text
 
 

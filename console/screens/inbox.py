@@ -84,7 +84,7 @@ class InboxScreen(TaskScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
-        yield FilterInput(placeholder="Filter: workflow, run, type, title, step…", id="filter")
+        yield FilterInput(placeholder="Filter: workflow, run, title, field values…", id="filter")
         yield TaskTable(id="tasks", age_of=self._age, marker_of=self._marker)
         yield Footer(compact=True)
 

@@ -187,6 +187,32 @@ async def test_filter_keeps_on_enter_and_clears_on_escape(make_console: ConsoleF
         assert len(table(app).rows) == total
 
 
+async def test_the_filter_finds_words_of_the_payload_typed_at_full_speed(
+    make_console: ConsoleFactory,
+) -> None:
+    """A repository named only in a field value, a word only in a description: both found."""
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        tasks = [r.task.full() for r in table(app).rows]
+        for word in ("acme/api", "drafted"):
+            expected = {
+                t.key
+                for t in tasks
+                if any(
+                    word in str(text).casefold()
+                    for text in (t.description, *(f.value for f in t.fields))
+                )
+            }
+            assert expected and all(
+                word not in t.title.casefold() for t in tasks if t.key in expected
+            )
+            await pilot.press("slash", *word)
+            await wait_for(lambda w=word: app.services.inbox.filter_text == w, pilot.pause)
+            assert {r.key for r in table(app).rows} == expected
+            await pilot.press("escape")
+
+
 async def test_sort_cycles_and_workflow_keys_restrict(make_console: ConsoleFactory) -> None:
     app = make_console()
     async with app.run_test(size=(100, 30)) as pilot:
