@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import Literal, NamedTuple
 
 from client import ListedTask, Task
@@ -166,6 +167,10 @@ def _reordered(
 _MAX_NAMES = 50_000
 
 
+def _search_texts(rows: list[InboxRow]) -> list[str]:
+    return [row._search or row.search_text for row in rows]
+
+
 def _share_names(task: ListedTask, names: dict[str, str]) -> None:
     """One string object for each name that many tasks repeat (workflow, step, type, status).
 
@@ -217,6 +222,7 @@ class View:
     request: ViewRequest
     terms: tuple[str, ...]
     rows: list[InboxRow]
+    texts: list[str] | None = None  # the rows' search texts, in the same order, if made
 
 
 class InboxModel:
@@ -238,6 +244,8 @@ class InboxModel:
         self.clock = clock
         self._rows: dict[TaskKey, InboxRow] = {}
         self._names: dict[str, str] = {}  # see _share_names
+        # Per sort: an ordered list of rows and their search texts (see view_for).
+        self._texts: dict[SortKey, tuple[list[InboxRow], list[str]]] = {}
         self._ordered: dict[SortKey, list[InboxRow]] = {SortKey.AGE: []}
         self._filter = ""
         self._sort = SortKey.AGE
@@ -307,7 +315,7 @@ class InboxModel:
 
         Returns how many were made; stops early once ``cancelled()`` says so.
         """
-        rows = list(self._rows.values())
+        rows = list(self._ordered_rows(self._sort))  # made in the order a scan reads them
         made = 0
         for start in range(0, len(rows), _CHUNK):
             if cancelled is not None and cancelled():
@@ -316,6 +324,9 @@ class InboxModel:
                 if row._search is None:
                     row.search_text  # noqa: B018  # made and kept by the property
                     made += 1
+        ordered = self._ordered.get(self._sort)
+        if ordered is not None and not (cancelled is not None and cancelled()):
+            self._ordered_texts(self._sort, ordered)  # the first keystroke's scan list
         return made
 
     def remove(self, key: TaskKey) -> bool:
@@ -330,7 +341,7 @@ class InboxModel:
         view = self._view
         if view is not None:
             kept = [r for r in view.rows if r is not row]
-            self._view = View(rows, view.request, view.terms, kept)
+            self._view = View(rows, view.request, view.terms, kept)  # its texts made again
         self._workflows = None
         return True
 
@@ -423,32 +434,50 @@ class InboxModel:
         base = self._rows
         recent = self._recent_view(request, terms)
         if recent is not None:
-            return View(base, request, terms, recent.rows)
+            return View(base, request, terms, recent.rows, recent.texts)
         last = self._narrowable(request)
         if last is not None:
             if last.terms == terms:
-                return View(base, request, terms, last.rows)
+                return View(base, request, terms, last.rows, last.texts)
             source = last.rows
         else:
             source = self._ordered_rows(request.sort)
             if request.workflow is not None:
                 workflow = request.workflow
                 source = [r for r in source if r.task.workflow_id == workflow]
-        rows = source
-        if terms and (last is None or last.terms != terms):
-            rows = []
-            for start in range(0, len(source), _CHUNK):
-                if cancelled is not None and cancelled():
-                    return None
-                chunk = source[start : start + _CHUNK]
-                if len(terms) == 1:
-                    term = terms[0]
-                    rows += [r for r in chunk if term in (r._search or r.search_text)]
-                else:
-                    rows += [
-                        r for r in chunk if all(t in (r._search or r.search_text) for t in terms)
-                    ]
-        return View(base, request, terms, rows)
+        if not terms:
+            return View(base, request, terms, source)
+        # The texts beside the rows, in the same order: a scan reads a list of strings, not an
+        # attribute per row (a third of the time at 100,000 rows).
+        if last is not None:
+            texts = last.texts if last.texts is not None else _search_texts(source)
+        elif source is self._ordered.get(request.sort):
+            texts = self._ordered_texts(request.sort, source)
+        else:
+            texts = _search_texts(source)
+        rows: list[InboxRow] = []
+        kept: list[str] = []
+        for start in range(0, len(source), _CHUNK):
+            if cancelled is not None and cancelled():
+                return None
+            chunk = texts[start : start + _CHUNK]
+            if len(terms) == 1:
+                term = terms[0]
+                hits = [term in text for text in chunk]
+            else:
+                hits = [all(t in text for t in terms) for text in chunk]
+            rows += compress(source[start : start + _CHUNK], hits)
+            kept += compress(chunk, hits)
+        return View(base, request, terms, rows, kept)
+
+    def _ordered_texts(self, sort: SortKey, rows: list[InboxRow]) -> list[str]:
+        """The search texts of an ordered list of rows, made once per generation of rows."""
+        known = self._texts.get(sort)
+        if known is not None and known[0] is rows:
+            return known[1]
+        texts = _search_texts(rows)
+        self._texts[sort] = (rows, texts)
+        return texts
 
     def show(self, view: View) -> bool:
         """Adopt a view made by :meth:`view_for` (maybe in a thread) if it still fits the inbox."""
