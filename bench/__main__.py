@@ -19,12 +19,13 @@ from . import client_bench, console_bench, refresh_bench
 from ._table import Row, render
 
 BENCHMARKS = {
+    "decode": "listing decode (client._task_list) vs json.loads of the same body, in process",
     "client": "client list_pending_tasks vs httpx+json.loads (in-process stub)",
     "first-row": "time to first inbox row from process start, vs fetch+json+bare Textual app",
     "memory": "console RSS after load",
     "idle-bytes": "terminal bytes per idle minute (at 10,000 if given, else the first size)",
     "cursor-bytes": "terminal bytes per cursor move",
-    "filter": "filter keystroke → screen updated, median and p95",
+    "filter": "filter keystroke → screen updated, median (vs a bare Textual Input) and p95",
     "refresh-cpu": "CPU per inbox refresh: unchanged data, 1% of tasks completed",
     "responsiveness": "cursor key → screen while every poll parses changed data",
     "completions": "stub completions/s with 8 clients",
@@ -148,6 +149,8 @@ def _run(
 ) -> None:
     idle_size = 10_000 if 10_000 in sizes else sizes[0]
     for n in sizes:
+        if "decode" in wanted:
+            emit([client_bench.decode_overhead(n)])
         if "client" in wanted:
             emit([client_bench.list_overhead(n)])
         in_session = wanted & set(console_bench.SESSION_BENCHMARKS)

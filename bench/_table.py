@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A target per inbox size: (up to 1,000 tasks, up to 10,000, up to 100,000); none beyond.
+Targets = tuple[float | None, float | None, float | None]
+
+
+def by_tier(n: int, targets: Targets) -> float | None:
+    """The target for ``n`` tasks: the first tier (1,000 / 10,000 / 100,000) that holds ``n``."""
+    for limit, target in zip((1_000, 10_000, 100_000), targets, strict=True):
+        if n <= limit:
+            return target
+    return None
+
 
 @dataclass(frozen=True)
 class Row:
