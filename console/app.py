@@ -140,8 +140,14 @@ class CommandCenterApp(App[None]):
         worker = get_current_worker()
         self.services.inbox.index_search(cancelled=lambda: worker.is_cancelled)
 
+    def _console_screens(self) -> list[ConsoleScreen]:
+        """The screens that show the inbox's state. Only they are told of changes: a message
+        to any other screen (Textual's default one under them) costs a repaint of the whole
+        terminal, every poll."""
+        return [screen for screen in self.screen_stack if isinstance(screen, ConsoleScreen)]
+
     def _broadcast_inbox(self, diff: RowDiff) -> None:
-        for screen in self.screen_stack:
+        for screen in self._console_screens():
             screen.post_message(InboxChanged(diff))
 
     def _close_screens_about(self, key: TaskKey) -> None:
@@ -159,7 +165,7 @@ class CommandCenterApp(App[None]):
         self._broadcast_status()
 
     def _broadcast_status(self) -> None:
-        for screen in self.screen_stack:
+        for screen in self._console_screens():
             screen.post_message(StatusChanged())
 
     # -- decision flow --------------------------------------------------------------------------

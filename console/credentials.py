@@ -37,15 +37,15 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar, cast
-
-import keyring
-from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail, null
-from keyring.errors import NoKeyringError, PasswordDeleteError
-from keyring.util import platform_ as keyring_platform
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .paths import config_dir
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+# keyring is imported where it is used: a token in the environment (the usual case over SSH and
+# in scripts) opens the console without loading it.
 
 __all__ = [
     "ENV_VAR",
@@ -174,6 +174,8 @@ def _remember_stuck(thread: threading.Thread) -> None:
 
 def _backend_label(backend: KeyringBackend) -> str:
     """A display name such as ``SecretService Keyring`` (``str(backend)`` would query priority)."""
+    from keyring.backends import chainer
+
     label = str(type(backend).name)
     if isinstance(backend, chainer.ChainerBackend):
         inner = ", ".join(_backend_label(b) for b in backend.backends)
@@ -185,6 +187,8 @@ def _is_plaintext(backend: KeyringBackend) -> bool:
     """Whether ``backend`` keeps secrets readable on disk. keyrings.alt's ``PlaintextKeyring``
     (file and pyfs flavours) only base64-encodes them: an encoding, not a protection. Matched by
     class name, so keyrings.alt need not be installed or imported to recognise it."""
+    from keyring.backend import KeyringBackend
+
     if any("plaintext" in klass.__name__.lower() for klass in type(backend).__mro__):
         return True
     inner = getattr(backend, "_keyring", None)  # keyrings.alt.multi.MultipartKeyringWrapper
@@ -207,6 +211,8 @@ def _plaintext_place(backend: KeyringBackend) -> str:
 def _configured_backend() -> tuple[str, str] | None:
     """``(where, class name)`` of the backend the operator selected, as keyring reads it:
     ``PYTHON_KEYRING_BACKEND`` first, else ``default-keyring`` in ``keyringrc.cfg``."""
+    from keyring.util import platform_ as keyring_platform
+
     name = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
     if name:
         return "PYTHON_KEYRING_BACKEND", name
@@ -252,6 +258,8 @@ class _Verdict:
 def _judge(backend: KeyringBackend) -> _Verdict:
     """Whether ``backend`` can hold a token (as far as its type, priority and the operator's
     explicit choice tell). May query D-Bus through ``priority``: call it in a bounded thread."""
+    from keyring.backends import chainer, fail, null
+
     label = _backend_label(backend)
     if isinstance(backend, fail.Keyring):
         return _Verdict(None, label, "no keyring backend is available")
@@ -348,6 +356,8 @@ def keyring_status(timeout: float = 3.0) -> tuple[bool, str]:
     """
 
     def probe() -> tuple[str | None, str]:
+        import keyring
+
         verdict = _judge(keyring.get_keyring())
         return verdict.problem, verdict.label
 
@@ -478,6 +488,8 @@ class CredentialStore:
             backend.set_password(self.service, _KEYRING_USERNAME, token)
             return backend.get_password(self.service, _KEYRING_USERNAME) == token
 
+        from keyring.errors import NoKeyringError
+
         reason: str
         try:
             stored, label = self._keyring_call(put, "keyring-set")
@@ -559,6 +571,8 @@ class CredentialStore:
         _fail_fast_while_stuck()
 
         def run() -> _T:
+            import keyring
+
             return fn(_judge(keyring.get_keyring()))
 
         try:
@@ -602,6 +616,8 @@ class CredentialStore:
                     raise _KeyringUnusable(verdict.problem or "no keyring backend is available")
             return value, verdict.label, None
 
+        from keyring.errors import NoKeyringError
+
         try:
             value, label, plaintext_copy = self._keyring_run(get, "keyring-get")
         except _KeyringTimeout:
@@ -635,6 +651,8 @@ class CredentialStore:
         """
 
         def delete(verdict: _Verdict) -> tuple[list[str], list[str]]:
+            from keyring.errors import NoKeyringError, PasswordDeleteError
+
             targets = [(b, f"the {_plaintext_place(b)}") for b in verdict.plaintext]
             if verdict.backend is not None and not plaintext_only:
                 targets.insert(0, (verdict.backend, self._keyring_where(verdict.label)))
