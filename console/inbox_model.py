@@ -449,9 +449,9 @@ class InboxModel:
             return View(base, request, terms, source)
         # The texts beside the rows, in the same order: a scan reads a list of strings, not an
         # attribute per row (a third of the time at 100,000 rows).
-        if last is not None:
-            texts = last.texts if last.texts is not None else _search_texts(source)
-        elif source is self._ordered.get(request.sort):
+        if last is not None and last.texts is not None:
+            texts = last.texts
+        elif source is self._ordered.get(request.sort):  # every row (an unfiltered view's too)
             texts = self._ordered_texts(request.sort, source)
         else:
             texts = _search_texts(source)
