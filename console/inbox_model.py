@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import compress
 from typing import Literal, NamedTuple
 
+import msgspec
+
 from client import ListedTask, Task
 
 TaskKey = tuple[str, str, str]  # (workflow_id, run_id, task_id): ids are unique only per run
@@ -55,22 +57,20 @@ def format_age(delta: timedelta | None) -> str:
     return f"{seconds // 86400}d"
 
 
-class InboxRow:
+class InboxRow(msgspec.Struct, gc=False, eq=False):
     """One task as the inbox sees it, with the lower-cased text the filter searches.
 
     Compared by identity: a row object is reused across refreshes while its task is unchanged.
-    A plain slotted class, as 100,000 are made on a first load. The filter searches the names
-    shown and the payload's title, description and field values; that text is made on first
-    use (:meth:`InboxModel.index_search` makes it ahead, in a thread, after each refresh).
+    A struct the garbage collector does not track (it holds no cycles), as 100,000 are kept:
+    a collection then never walks them. The filter searches the names shown and the
+    payload's title, description and field values; that text is made on first use
+    (:meth:`InboxModel.index_search` makes it ahead, in a thread, after each refresh).
     """
 
-    __slots__ = ("_search", "created", "key", "task")
-
-    def __init__(self, key: TaskKey, task: ListedTask, created: float) -> None:
-        self.key = key
-        self.task = task
-        self.created = created  # POSIX seconds; +inf when unknown, so such tasks sort last
-        self._search: str | None = None
+    key: TaskKey
+    task: ListedTask
+    created: float  # POSIX seconds; +inf when unknown, so such tasks sort last
+    _search: str | None = None
 
     @classmethod
     def of(cls, task: ListedTask, key: TaskKey | None = None) -> InboxRow:
