@@ -1,4 +1,4 @@
-"""Profiles in a TOML file, layered under environment variables and flags (pydantic-settings).
+"""Profiles in a TOML file, layered under environment variables and flags.
 
 Precedence, lowest first: defaults < the profile's table in the config file < ``COMMAND_CENTER_*``
 environment variables < command-line flags. The active profile is ``--profile``, else
@@ -20,24 +20,16 @@ kept here (see ``credentials.py``). A broken file is reported by file, line and 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, get_origin
-
-import tomli_w
-from pydantic import Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from typing import Any
 
 from .paths import config_dir
 from .settings import ConsoleSettings
@@ -59,34 +51,95 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return config_dir() / "config.toml"
 
 
-class Profile(BaseSettings):
+@dataclass(frozen=True)
+class Profile:
     """One profile's settings; every field can also come from ``COMMAND_CENTER_<FIELD>``."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", validate_default=True
-    )
 
     base_url: str | None = None
     tenant: str | None = None
     project: str | None = None
-    refresh_active: float = Field(3.0, gt=0, description="Poll interval (s) while tasks pend.")
-    refresh_idle: float = Field(
-        30.0, gt=0, description="Poll interval (s) when the inbox is empty."
-    )
-    stalled_after_minutes: float = Field(60.0, gt=0, description="Age that marks a task stalled.")
-    request_timeout: float = Field(
-        30.0, gt=0, description="Deadline (s) for a whole request: connect, headers and body."
-    )
-    max_answer_mb: float = Field(256.0, gt=0, description="Largest answer read, in MB.")
-    max_decompression_ratio: float = Field(
-        100.0, ge=1, description="Largest decompressed/compressed ratio of an answer."
-    )
-    undo_seconds: float = Field(
-        5.0, ge=0, le=600, description="Undo window (s) before a decision is sent; 0 turns it off."
-    )
+    refresh_active: float = 3.0  # poll interval (s) while tasks pend
+    refresh_idle: float = 30.0  # poll interval (s) when the inbox is empty
+    stalled_after_minutes: float = 60.0  # age that marks a task stalled
+    request_timeout: float = 30.0  # deadline (s) for a whole request: connect, headers, body
+    max_answer_mb: float = 256.0  # largest answer read, in MB
+    max_decompression_ratio: float = 100.0  # largest decompressed/compressed ratio of an answer
+    undo_seconds: float = 5.0  # undo window (s) before a decision is sent; 0 turns it off
     theme: str | None = None
-    keymap: dict[str, str] = Field(default_factory=dict)
+    keymap: dict[str, str] = field(default_factory=dict)
     allow_insecure_http: bool = False
+
+
+class _Invalid(ValueError):
+    """One value a profile cannot take; the message says what it must be."""
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise _Invalid("must be text")
+    return value
+
+
+def _number(low: float, high: float = math.inf, *, low_ok: bool = False) -> Callable[[Any], float]:
+    def read(value: Any) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise _Invalid(f"must be a number, not {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise _Invalid("must be a number")
+        if value < low or (value == low and not low_ok):
+            raise _Invalid(f"must be {'at least' if low_ok else 'greater than'} {low:g}")
+        if value > high:
+            raise _Invalid(f"must be at most {high:g}")
+        return float(value)
+
+    return read
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if not isinstance(value, bool):
+        raise _Invalid("must be true or false")
+    return value
+
+
+def _keymap(value: Any) -> dict[str, str]:
+    if isinstance(value, str):  # from the environment: a JSON object
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _Invalid('must be a JSON object such as {"task.approve": "A"}') from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _Invalid("must be a table of binding ids to keys (text to text)")
+    return dict(value)
+
+
+# How each setting is read from a file, a variable or a flag, and what it must be.
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "base_url": _text,
+    "tenant": _text,
+    "project": _text,
+    "refresh_active": _number(0),
+    "refresh_idle": _number(0),
+    "stalled_after_minutes": _number(0),
+    "request_timeout": _number(0),
+    "max_answer_mb": _number(0),
+    "max_decompression_ratio": _number(1, low_ok=True),
+    "undo_seconds": _number(0, 600, low_ok=True),
+    "theme": _text,
+    "keymap": _keymap,
+    "allow_insecure_http": _flag,
+}
+assert set(_READERS) == {f.name for f in fields(Profile)}
 
 
 @dataclass(frozen=True)
@@ -168,88 +221,44 @@ def load_profile(
             f"No profile {name!r} in {config.path} (profiles: {known}). "
             f"Create it with: command-center login --profile {name}"
         )
-    section = dict(config.profiles.get(name, {}))
+    section = config.profiles.get(name, {})
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    env = dict(os.environ if environ is None else environ)
-
-    class _Bound(Profile):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            file_source = _SectionSource(settings_cls, section)
-            return (init_settings, _EnvSource(settings_cls, env), file_source)
-
-    try:
-        return _Bound(**given)
-    except ValidationError as exc:
-        raise ConfigError(_explain(exc, name, config, given, env)) from None
-
-
-class _SectionSource(InitSettingsSource):
-    """One ``[profiles.<name>]`` table, already read (and line-mapped) by ``read_config``."""
-
-    def __init__(self, settings_cls: type[BaseSettings], section: dict[str, Any]) -> None:
-        super().__init__(settings_cls, section)
-
-
-class _EnvSource(InitSettingsSource):
-    """``COMMAND_CENTER_*`` from a given mapping, so tests and callers need not touch os.environ.
-
-    Built on the public InitSettingsSource: one value per field, read as pydantic reads the
-    environment – empty values ignored, dict fields (the keymap) as JSON.
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        super().__init__(settings_cls, _from_environ(settings_cls, environ))
-
-
-def _from_environ(settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    # Lowest first, a later layer winning; only the value that wins is judged. Empty
+    # variables count as unset.
+    chosen: dict[str, tuple[Any, str]] = {}
+    for key, raw in section.items():
+        if key in _READERS:
+            chosen[key] = (raw, _in_file(config, name, key))
+        else:
+            known = ", ".join(_READERS)
+            problems.append(f"{_in_file(config, name, key)}: unknown setting (known: {known})")
+    for key in _READERS:
+        raw = env.get(_env_name(key))
+        if raw:
+            chosen[key] = (raw, _env_name(key))
+    for key, raw in given.items():
+        chosen[key] = (raw, f"--{key.replace('_', '-')}")
     values: dict[str, Any] = {}
-    for name, info in settings_cls.model_fields.items():
-        raw = environ.get(f"{ENV_PREFIX}{name.upper()}")
-        if raw is None or raw == "":
-            continue
-        if get_origin(info.annotation) is dict:
-            try:
-                values[name] = json.loads(raw)
-            except ValueError:
-                values[name] = raw  # validation then names the variable and says why
-        else:
-            values[name] = raw
-    return values
+    for key, (raw, where) in chosen.items():
+        try:
+            values[key] = _READERS[key](raw)
+        except _Invalid as exc:
+            problems.append(f"{where}: {exc}")
+    if problems:
+        raise ConfigError("Invalid configuration – " + "; ".join(problems))
+    return Profile(**values)
 
 
-def _explain(
-    exc: ValidationError,
-    profile: str,
-    config: ConfigFile,
-    given: Mapping[str, Any],
-    environ: Mapping[str, str],
-) -> str:
-    lines = []
-    for error in exc.errors():
-        key = str(error["loc"][0]) if error["loc"] else "?"
-        env_name = f"{ENV_PREFIX}{key.upper()}"
-        if key in given:
-            where = f"--{key.replace('_', '-')}"
-        elif environ.get(env_name):
-            where = env_name
-        else:
-            line = config.line_of(profile, key)
-            at = f" line {line}" if line else ""
-            where = f"{config.path}:{at} [profiles.{profile}] {key}"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(Profile.model_fields)
-            message = f"unknown setting (known: {known})"
-        lines.append(f"{where}: {message}")
-    return "Invalid configuration – " + "; ".join(lines)
+def _env_name(key: str) -> str:
+    return f"{ENV_PREFIX}{key.upper()}"
+
+
+def _in_file(config: ConfigFile, profile: str, key: str) -> str:
+    line = config.line_of(profile, key)
+    at = f" line {line}" if line else ""
+    return f"{config.path}:{at} [profiles.{profile}] {key}"
 
 
 def to_console_settings(
@@ -310,6 +319,8 @@ def save_profile(
     data["profiles"] = profiles
     if make_default or not data.get("default_profile"):
         data["default_profile"] = name
+    import tomli_w
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     try:
