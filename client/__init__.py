@@ -1,7 +1,10 @@
 """Typed client of the workflow platform's /v1 human-task API (sync and async)."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._async import AsyncCommandCenterClient
 from ._base import check_address
+from ._light import FieldType, TaskReport, UnreadableTask, reject_result
 from ._logs import RedactingFilter, install_redaction
 from ._net import is_loopback_url, proxy_for
 from ._retry import RetryPolicy
@@ -29,16 +32,24 @@ from .errors import (
     UnconfirmedCompletionError,
     UnprocessableEntityError,
 )
-from .models import (
-    Completion,
-    FieldType,
-    PayloadField,
-    RunEvent,
-    Task,
-    TaskPayload,
-    TaskReport,
-    UnreadableTask,
-)
+
+if TYPE_CHECKING:
+    from .models import Completion, PayloadField, RunEvent, Task, TaskPayload
+
+# The pydantic models load on first use (``client.Task``, ``from client import Task``): reading
+# an inbox needs none of them, and pydantic takes as long to import as httpx.
+_MODELS = frozenset({"Completion", "PayloadField", "RunEvent", "Task", "TaskPayload"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODELS:
+        from . import models
+
+        value = getattr(models, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APIConnectionError",
@@ -80,4 +91,5 @@ __all__ = [
     "install_redaction",
     "is_loopback_url",
     "proxy_for",
+    "reject_result",
 ]

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
 
 from ._base import BaseClient, Endpoint, Outcome, Send
 from ._body import BodyProblem
+from ._light import TaskReport, reject_result
 from ._net import Budget, DeadlineExceeded, scrub_frames
 from ._task_list import TaskListing, Tasks
-from .models import Completion, RunEvent, Task, TaskReport, reject_result
+
+if TYPE_CHECKING:
+    from .models import Completion, RunEvent, Task
 
 T = TypeVar("T")
 

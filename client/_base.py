@@ -19,11 +19,10 @@ import re
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-import pydantic
 
 from ._body import (
     ACCEPT_ENCODING,
@@ -36,6 +35,7 @@ from ._body import (
     BodyTooLarge,
     BodyUndecodable,
 )
+from ._light import TaskReport
 from ._logs import install_redaction, logger, redact_headers, redact_text
 from ._net import Budget, DeadlineExceeded, cleartext_proxy_problem, is_loopback_url
 from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
@@ -47,7 +47,7 @@ from ._task_list import (
     decode_listing,
     listing_of,
     unchanged,
-    validation_summary,
+    validation_problem,
 )
 from ._version import __version__
 from .errors import (
@@ -64,7 +64,9 @@ from .errors import (
     UnconfirmedCompletionError,
     status_error_class,
 )
-from .models import Completion, EventList, RunEvent, TaskReport
+
+if TYPE_CHECKING:
+    from .models import Completion, RunEvent
 
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
@@ -187,9 +189,6 @@ def _snippet(text: str, limit: int = 160) -> str:
     return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
 
-_validation_summary = validation_summary
-
-
 def _decode_tasks(response: httpx.Response) -> TaskListing | Decoded:
     return decode_listing(response.content)
 
@@ -226,6 +225,8 @@ def _run_path(workflow_id: str, run_id: str) -> str:
 
 
 def _parse_events(body: Any) -> list[RunEvent]:
+    from .models import EventList
+
     return EventList.model_validate(body).events
 
 
@@ -701,11 +702,14 @@ class BaseClient(Generic[HttpT]):
         body = self._decode(response, endpoint)
         try:
             return endpoint.parse(body)
-        except pydantic.ValidationError as exc:
+        except ValueError as exc:  # pydantic's ValidationError is one
+            problem = validation_problem(exc)
+            if problem is None:
+                raise
             request = response.request
             raise APIResponseValidationError(
                 f"{request.method} {request.url.path} answered {response.status_code} with an "
-                f"unexpected shape: {self._redact(_validation_summary(exc))}",
+                f"unexpected shape: {self._redact(problem)}",
                 response=response,
             ) from None
 
@@ -829,9 +833,12 @@ class BaseClient(Generic[HttpT]):
                 code=code,
                 approved=recorded,
             )
+        from .models import Completion
+
         try:
             return Completion.model_validate(body)
-        except pydantic.ValidationError as exc:
-            raise unconfirmed(
-                f"with an unexpected shape: {self._redact(_validation_summary(exc))}"
-            ) from None
+        except ValueError as exc:  # pydantic's ValidationError is one
+            problem = validation_problem(exc)
+            if problem is None:
+                raise
+            raise unconfirmed(f"with an unexpected shape: {self._redact(problem)}") from None

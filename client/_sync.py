@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from ._base import BaseClient, Endpoint, Outcome, Send
 from ._body import BodyProblem
+from ._light import TaskReport, reject_result
 from ._net import (
     Budget,
     DeadlineExceeded,
@@ -24,7 +25,9 @@ from ._net import (
     scrub_frames,
 )
 from ._task_list import TaskListing, Tasks
-from .models import Completion, RunEvent, Task, TaskReport, reject_result
+
+if TYPE_CHECKING:
+    from .models import Completion, RunEvent, Task
 
 T = TypeVar("T")
 

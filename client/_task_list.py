@@ -16,15 +16,23 @@ not an object) is read by ``json.loads`` + ``Task.model_validate``, and a body m
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
-import pydantic
 
-from .models import Task, TaskList, UnreadableTask, loose_time
+from ._light import UnreadableTask, loose_time
+
+if TYPE_CHECKING:
+    import pydantic
+
+    from .models import Task
+
+# pydantic and the models are imported where a model is built: a listing of the usual shape is
+# read without them, and the console paints its first rows before they are loaded.
 
 __all__ = ["ListedTask", "TaskListing", "Tasks", "decode_listing", "listing_of"]
 
@@ -147,6 +155,8 @@ class ListedTask(msgspec.Struct, gc=False, eq=False):
         """The task as the model reads it, built from the kept JSON on first use."""
         task: Task | None = self._model
         if task is None:
+            from .models import Task
+
             assert self._span is not None  # a listed task has a span or a model
             task = self._model = Task.model_validate(json.loads(bytes(self._span)))
         return task
@@ -207,7 +217,7 @@ def _texts_of(payload: _PayloadText) -> list[str]:
     return texts
 
 
-class Tasks(Sequence[Task]):
+class Tasks(Sequence["Task"]):
     """The tasks of a listing as :class:`Task` models, each built when first read.
 
     Reading all 100,000 of a big inbox costs seconds; counting them, or reading a few, does not.
@@ -261,6 +271,17 @@ class TaskListing:
     etag: str | None = None
 
 
+def validation_problem(exc: BaseException) -> str | None:
+    """The summary of a pydantic validation error, or None for any other exception.
+
+    Asked without importing pydantic: if it is not loaded, no model raised ``exc``.
+    """
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None or not isinstance(exc, pydantic.ValidationError):
+        return None
+    return validation_summary(exc)
+
+
 def validation_summary(exc: pydantic.ValidationError) -> str:
     """The first error of a validation, as ``"where: what (and N more)"``."""
     first = exc.errors()[0]
@@ -286,6 +307,10 @@ def _typical(head: ListedTask) -> bool:
 def _by_the_model(
     index: int, item: Any, tasks: list[ListedTask], bad: list[UnreadableTask]
 ) -> None:
+    import pydantic
+
+    from .models import Task
+
     try:
         tasks.append(ListedTask.of(Task.model_validate(item)))
     except pydantic.ValidationError as exc:
@@ -298,6 +323,7 @@ class Decoded:
 
     content: bytes
     body: Any
+    since: TaskListing | None = None
 
 
 def decode_listing(content: bytes, since: TaskListing | None = None) -> TaskListing | Decoded:
@@ -311,7 +337,7 @@ def decode_listing(content: bytes, since: TaskListing | None = None) -> TaskList
     try:
         spans = _SPANS.decode(content).tasks
     except _DECODE_ERRORS:
-        return Decoded(content, json.loads(content))
+        return Decoded(content, json.loads(content), since)
     if since is not None and since.tasks:
         return _read_each(spans, content, since.tasks)
     try:
@@ -395,11 +421,20 @@ def listing_of(decoded: TaskListing | Decoded) -> TaskListing:
         return decoded
     body = decoded.body
     if not (isinstance(body, dict) and isinstance(body.get("tasks"), list)):
+        from .models import TaskList
+
         TaskList.model_validate(body)  # raises: not a listing
     tasks: list[ListedTask] = []
     bad: list[UnreadableTask] = []
     for index, item in enumerate(body["tasks"]):
         _by_the_model(index, item, tasks, bad)
+    if decoded.since is not None and decoded.since.tasks:
+        # As the side-by-side walk would: the same JSON keeps the last listing's object.
+        known = {t.key: t for t in decoded.since.tasks}
+        for i, task in enumerate(tasks):
+            previous = known.get(task.key)
+            if previous is not None and previous.same_json(task):
+                tasks[i] = previous
     return TaskListing(tasks, decoded.content, unreadable=bad)
 
 

@@ -8,11 +8,9 @@ The stub server serialises these same models, so a change of contract is one cha
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -27,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.functional_validators import ModelWrapValidatorHandler
+
+from ._light import FieldType, TaskReport, UnreadableTask, loose_time, reject_result
 
 __all__ = [
     "Completion",
@@ -43,18 +43,6 @@ __all__ = [
     "UnreadableTask",
     "reject_result",
 ]
-
-
-class FieldType(enum.StrEnum):
-    """The editor an operator gets for a payload value."""
-
-    STRING = "string"
-    TEXT = "text"  # multi-line string, e.g. an email body
-    INTEGER = "integer"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    ENUM = "enum"
-    JSON = "json"  # objects, lists, null: edited as JSON text
 
 
 # Names a workflow author may write in a field's "type", mapped to our editors.
@@ -269,18 +257,6 @@ class TaskPayload(BaseModel):
         return {f.name: f.value for f in self.fields if f.editable}
 
 
-def loose_time(value: str) -> datetime | None:
-    """An ISO timestamp, UTC if it names no zone; ``None`` if unreadable.
-
-    An unparseable timestamp must not hide the task; the raw JSON still shows it.
-    """
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 class _Tolerant(BaseModel):
     """Keeps unknown keys and the exact JSON the model was parsed from."""
 
@@ -386,28 +362,6 @@ class TaskList(_Tolerant):
     tasks: list[Task]
 
 
-@dataclass(frozen=True)
-class UnreadableTask:
-    """An entry of a listing's ``tasks`` array that is not a task (not an object, no ids, …).
-
-    One bad entry must not hide every good one: the listing keeps the readable tasks and reports
-    each unreadable entry with its position, the JSON as decoded, and why (a short summary such
-    as ``"run_id: Field required"``), for a front end to show.
-    """
-
-    index: int
-    raw: Any
-    reason: str
-
-
-@dataclass(frozen=True)
-class TaskReport:
-    """A listing read task by task: the readable tasks, and the entries that were not."""
-
-    tasks: Sequence[Task]
-    unreadable: list[UnreadableTask] = field(default_factory=list)
-
-
 class CompletionRequest(BaseModel):
     """Body of POST …/complete. ``approved`` is strict: "yes" or 1 must never read as true."""
 
@@ -415,11 +369,6 @@ class CompletionRequest(BaseModel):
 
     approved: StrictBool
     result: dict[str, Any] | None = None
-
-
-def reject_result(reason: str | None) -> dict[str, Any] | None:
-    """A rejection's reason travels as ``result.reason`` (API.md part 2)."""
-    return {"reason": reason} if reason else None
 
 
 class Completion(_Tolerant):

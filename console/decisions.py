@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from client import (
     APIConnectionError,
@@ -33,18 +33,18 @@ from client import (
     APIStatusError,
     AsyncCommandCenterClient,
     CommandCenterClient,
-    Completion,
     CompletionFailedError,
     ConflictError,
     InvalidIdError,
     RateLimitError,
-    RunEvent,
     ServerError,
-    Task,
     UnconfirmedCompletionError,
     check_address,
+    reject_result,
 )
-from client.models import reject_result
+
+if TYPE_CHECKING:
+    from client import Completion, RunEvent, Task
 
 from .audit import AuditLog
 from .error_text import describe_error

@@ -7,13 +7,15 @@ has one must say what it changes, or that it cannot be sent as it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from client import Task
+from typing import TYPE_CHECKING, Any
 
 from .field_values import FieldError, parse_value
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from client import Task
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from client import FieldType, PayloadField
+from client import FieldType
+
+if TYPE_CHECKING:
+    from client import PayloadField
 
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0"}

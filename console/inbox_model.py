@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import compress
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import msgspec
 
-from client import ListedTask, Task
+from client import ListedTask
+
+if TYPE_CHECKING:
+    from client import Task
 
 TaskKey = tuple[str, str, str]  # (workflow_id, run_id, task_id): ids are unique only per run
 

@@ -1,8 +1,8 @@
 """What the app and its screens tell each other: typed messages, so each says in its type
 what it hears.
 
-InboxChanged and StatusChanged are posted by the app to every screen on the stack (not only
-the one on top: the inbox under a detail screen must keep its rows current); they do not
+InboxChanged and StatusChanged are posted by the app to every console screen on the stack (not
+only the one on top: the inbox under a detail screen must keep its rows current); they do not
 bubble back up. DecisionMade goes the other way: a screen hands the app a confirmed decision.
 """
 

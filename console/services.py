@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -19,8 +19,6 @@ from client import (
     CommandCenterClient,
     ListedTask,
     NotFoundError,
-    RunEvent,
-    Task,
     TaskListing,
     UnreadableTask,
 )
@@ -40,6 +38,9 @@ from .outbox import EntryState, Outbox, OutboxEntry
 from .safe_text import clean
 from .settings import ConsoleSettings
 from .unreadable_tasks import stand_in
+
+if TYPE_CHECKING:
+    from client import RunEvent, Task
 
 # Listings up to this size are compared with the shown rows on the event loop (a few ms).
 PREPARE_INLINE_TASKS = 2000

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
-from client import Task, UnreadableTask
+if TYPE_CHECKING:
+    from client import Task, UnreadableTask
 
 # The stand-ins' workflow id: ids with a control character are refused by the client, so no
 # real task can have it, and no request can ever be built for a stand-in.
@@ -19,6 +21,8 @@ UNREADABLE_WORKFLOW = "\x00unreadable"
 
 def stand_in(entry: UnreadableTask) -> Task:
     """A row-shaped Task for an unreadable entry; the same entry gives the same key."""
+    from client import Task
+
     shown = json.dumps(entry.raw, sort_keys=True, ensure_ascii=True, default=repr)
     digest = hashlib.sha1(shown.encode(), usedforsecurity=False).hexdigest()[:12]
     return Task.model_validate(

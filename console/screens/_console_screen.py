@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
-from client import Task
-
-from ..inbox_model import RowDiff, TaskKey
-from ..messages import InboxChanged, StatusChanged
 from ..outbox import EntryState
-from ..services import ConsoleServices
 
 if TYPE_CHECKING:
+    from client import Task
+
     from ..app import CommandCenterApp
+    from ..inbox_model import RowDiff, TaskKey
+    from ..messages import InboxChanged, StatusChanged
+    from ..services import ConsoleServices
 
 
 class ConsoleScreen(Screen[None]):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
-
-from client import Task
 
 from ..decisions import Decision
 from ..messages import DecisionMade
 from ._console_screen import ConsoleScreen
+
+if TYPE_CHECKING:
+    from client import Task
 
 
 class TaskScreen(ConsoleScreen):

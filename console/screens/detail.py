@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Markdown, Static
-
-from client import PayloadField, Task
 
 from ..inbox_model import RowDiff, TaskKey, format_age
 from ..safe_text import (
@@ -22,6 +19,11 @@ from ..safe_text import (
     safe_markdown_source,
 )
 from ._task_screen import TaskScreen
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from client import PayloadField, Task
 
 # Textual's Markdown mounts a widget per block: a 400 kB description took about 25 s to open,
 # and the app answered no key meanwhile. A longer description is shown as plain text instead.

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import events
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from client import Task
-
 from ..decisions import Decision
-from ..inbox_model import TaskKey
 from ..messages import DecisionMade
 from ..safe_text import LINE_MAX, safe, safe_json
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
 from ._console_screen import ConsoleScreen
 from .modals import TOO_FAST, ArmedConfirmation
+
+if TYPE_CHECKING:
+    from textual import events
+    from textual.app import ComposeResult
+
+    from client import Task
+
+    from ..inbox_model import TaskKey
 
 
 class EditScreen(ConsoleScreen):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
-
-from client import Task
 
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
 from ..safe_text import clean
@@ -27,6 +23,13 @@ from ..widgets.task_table import (
     entry_marker,
 )
 from ._task_screen import TaskScreen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from textual.app import ComposeResult
+
+    from client import Task
 
 # A filter/sort visiting up to this many rows runs inline, in the keystroke's own frame (a scan
 # of the search texts is about 1 ms per 10,000 rows); more goes to a thread, which the next

@@ -12,21 +12,24 @@ modal's own bindings). Two rules keep a fast typist from deciding by accident:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import events
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from client import Task
-
 from ..safe_text import safe, safe_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from textual import events
+    from textual.app import ComposeResult
+
+    from client import Task
 
 # A confirmation key counts only this long after the dialog appeared or after a stray key.
 ARM_SECONDS = 0.4

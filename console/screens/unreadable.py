@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from client import UnreadableTask
-
 from ..safe_text import safe, safe_json
 from ._console_screen import ConsoleScreen
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from client import UnreadableTask
 
 
 class UnreadableScreen(ConsoleScreen):

@@ -1,0 +1,66 @@
+"""The parts of the client's model that need no pydantic, so a listing can be read without it.
+
+Re-exported by :mod:`client.models`, their documented home.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Task
+
+
+class FieldType(enum.StrEnum):
+    """The editor an operator gets for a payload value."""
+
+    STRING = "string"
+    TEXT = "text"  # multi-line string, e.g. an email body
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    ENUM = "enum"
+    JSON = "json"  # objects, lists, null: edited as JSON text
+
+
+def loose_time(value: str) -> datetime | None:
+    """An ISO timestamp, UTC if it names no zone; ``None`` if unreadable.
+
+    An unparseable timestamp must not hide the task; the raw JSON still shows it.
+    """
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class UnreadableTask:
+    """An entry of a listing's ``tasks`` array that is not a task (not an object, no ids, …).
+
+    One bad entry must not hide every good one: the listing keeps the readable tasks and reports
+    each unreadable entry with its position, the JSON as decoded, and why (a short summary such
+    as ``"run_id: Field required"``), for a front end to show.
+    """
+
+    index: int
+    raw: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """A listing read task by task: the readable tasks, and the entries that were not."""
+
+    tasks: Sequence[Task]
+    unreadable: list[UnreadableTask] = field(default_factory=list)
+
+
+def reject_result(reason: str | None) -> dict[str, Any] | None:
+    """A rejection's reason travels as ``result.reason`` (API.md part 2)."""
+    return {"reason": reason} if reason else None
