@@ -153,6 +153,8 @@ class ReviewScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#review").focus()
+        self.guard.shown()
+        self.call_after_refresh(self.guard.shown)  # once painted
 
     def on_key(self, event: events.Key) -> None:
         if event.key != "y":

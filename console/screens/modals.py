@@ -55,6 +55,11 @@ class ArmedConfirmation:
         """A key that is not an answer: typing is going on, so wait again."""
         self._since = self.clock()
 
+    def shown(self) -> None:
+        """The question is on screen now: the reading time starts here, not when it was made
+        (a dialog slow to build must not let a key typed ahead through)."""
+        self._since = self.clock()
+
     def ready(self) -> bool:
         return self.clock() - self._since >= self.seconds
 
@@ -83,6 +88,8 @@ class _GuardedModal(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()  # the safe choice has focus
+        self.guard.shown()
+        self.call_after_refresh(self.guard.shown)  # once painted
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm":

@@ -87,7 +87,9 @@ async def test_filtering_a_big_inbox_in_a_thread_ends_on_the_last_keystroke(
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(lambda: app.services.inbox.total == MANY, pilot.pause, within=60)
         inbox = app.services.inbox
-        assert inbox.view_cost(inbox.request(text="e")) > inbox_screen.VIEW_INLINE_ROWS  # to a thread
+        assert (
+            inbox.view_cost(inbox.request(text="e")) > inbox_screen.VIEW_INLINE_ROWS
+        )  # to a thread
         await pilot.press("slash")
         for key in "email":  # keystrokes faster than the scans: older ones are cancelled
             await pilot.press(key)

@@ -30,6 +30,7 @@ from console.outbox import EntryState, Outbox, Outcome
 from console.screens.edit import EditScreen
 from console.screens.inbox import InboxScreen
 from console.screens.modals import (
+    ARM_SECONDS,
     TOO_FAST,
     ConfirmApproveScreen,
     ConfirmScreen,
@@ -274,6 +275,30 @@ async def test_a_then_y_in_one_burst_does_not_approve(
         await wait_for(lambda: stub_state.completion_of(*task.key) is not None, pilot.pause)
         assert stub_state.completion_of(*task.key) == approved_with(task)
         assert isinstance(app.screen, InboxScreen)
+
+
+async def test_a_dialog_slow_to_build_still_refuses_the_y_typed_ahead(
+    make_console: ConsoleFactory, outbox: Outbox, monkeypatch: Any
+) -> None:
+    """The reading time starts when the question is on screen, not when it was made: a loaded
+    machine that takes half a second to build the dialog must not let a typed-ahead y through."""
+    import time
+
+    build = ConfirmApproveScreen.compose
+
+    def slow_compose(self: ConfirmApproveScreen) -> Any:
+        time.sleep(ARM_SECONDS + 0.2)  # blocks the event loop, as a busy machine does
+        return build(self)
+
+    monkeypatch.setattr(ConfirmApproveScreen, "compose", slow_compose)
+    app = make_console()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(app, pilot)
+        select(app, lambda t: True)
+        await pilot.press("a", "y")
+        assert isinstance(app.screen, ConfirmApproveScreen)
+        assert guard_text(app) == TOO_FAST
+        assert outbox.entries(ALL_STATES) == []
 
 
 async def test_a_stray_key_then_y_in_one_burst_does_not_approve(
