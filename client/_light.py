@@ -64,3 +64,33 @@ class TaskReport:
 def reject_result(reason: str | None) -> dict[str, Any] | None:
     """A rejection's reason travels as ``result.reason`` (API.md part 2)."""
     return {"reason": reason} if reason else None
+
+
+class TaskNames:
+    """How a task is named on screen, shared by the listed head and the full model, so both
+    always say the same. The class using it has ``id``, ``workflow_id``, ``workflow_name``,
+    ``run_id``, ``step_id`` and ``prompt``."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # declared by the class using it, not here
+        id: str
+        workflow_id: str
+        workflow_name: str | None
+        run_id: str
+        step_id: str | None
+        prompt: str | None
+
+    def title_from(self, payload_title: Any) -> str:
+        """The payload's title when it is text, else the prompt, the step id, the task id."""
+        title = payload_title if isinstance(payload_title, str) else None
+        return title or self.prompt or self.step_id or self.id
+
+    @property
+    def workflow_label(self) -> str:
+        return self.workflow_name or self.workflow_id
+
+    @property
+    def short_run_id(self) -> str:
+        """The run id as the platform's console shows it: its first 8 characters."""
+        return self.run_id[:8]

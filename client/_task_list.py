@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
 
-from ._light import UnreadableTask, loose_time
+from ._light import TaskNames, UnreadableTask, loose_time
 
 if TYPE_CHECKING:
     import pydantic
@@ -73,7 +73,7 @@ def _shown(value: Any) -> str | None:
     return json.dumps(value)
 
 
-class ListedTask(msgspec.Struct, gc=False, eq=False):
+class ListedTask(TaskNames, msgspec.Struct, gc=False, eq=False):
     """A pending task as the listing names it, with its JSON kept for when it is opened.
 
     Reads like :class:`Task` for what the inbox shows (ids, names, ``created_at``, ``title``);
@@ -132,8 +132,7 @@ class ListedTask(msgspec.Struct, gc=False, eq=False):
     @property
     def title(self) -> str:
         head = self.payload_head
-        title = head.title if head is not None else None
-        return (title if isinstance(title, str) else None) or self.prompt or self.step_id or self.id
+        return self.title_from(head.title if head is not None else None)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -142,14 +141,6 @@ class ListedTask(msgspec.Struct, gc=False, eq=False):
         if key is None:
             key = self._key = (self.workflow_id, self.run_id, self.id)
         return key
-
-    @property
-    def workflow_label(self) -> str:
-        return self.workflow_name or self.workflow_id
-
-    @property
-    def short_run_id(self) -> str:
-        return self.run_id[:8]
 
     def full(self) -> Task:
         """The task as the model reads it, built from the kept JSON on first use."""

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic.functional_validators import ModelWrapValidatorHandler
 
-from ._light import FieldType, TaskReport, UnreadableTask, loose_time, reject_result
+from ._light import FieldType, TaskNames, TaskReport, UnreadableTask, loose_time, reject_result
 
 __all__ = [
     "Completion",
@@ -278,7 +278,7 @@ class _Tolerant(BaseModel):
         return self._raw or self.model_dump(mode="json", exclude_none=True)
 
 
-class Task(_Tolerant):
+class Task(TaskNames, _Tolerant):
     """A pending human task. Addressed by (workflow_id, run_id, id): ids are unique only per run."""
 
     id: str = Field(validation_alias=AliasChoices("id", "task_id"))
@@ -334,8 +334,7 @@ class Task(_Tolerant):
     @property
     def title(self) -> str:
         # Read straight from the payload: the inbox needs every title, not every payload.
-        title = self.task_payload.get("title")
-        return (title if isinstance(title, str) else None) or self.prompt or self.step_id or self.id
+        return self.title_from(self.task_payload.get("title"))
 
     @property
     def description(self) -> str | None:
@@ -344,15 +343,6 @@ class Task(_Tolerant):
     @property
     def fields(self) -> list[PayloadField]:
         return self.payload.fields
-
-    @property
-    def workflow_label(self) -> str:
-        return self.workflow_name or self.workflow_id
-
-    @property
-    def short_run_id(self) -> str:
-        """The run id as the platform's console shows it: its first 8 characters."""
-        return self.run_id[:8]
 
     def editable_values(self) -> dict[str, Any]:
         return self.payload.editable_values()

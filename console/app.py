@@ -136,9 +136,12 @@ class CommandCenterApp(App[None]):
 
     @work(thread=True, exclusive=True, group="search-index")
     def _index_search(self) -> None:
-        """The filter's text of new rows, made before the operator types (payloads decoded)."""
+        """The filter's text of new rows, made before the operator types (payloads decoded);
+        then the task models, which the first frame did without, so that opening a task for
+        the first time does not wait for pydantic to load."""
         worker = get_current_worker()
         self.services.inbox.index_search(cancelled=lambda: worker.is_cancelled)
+        import client.models  # noqa: F401
 
     def _console_screens(self) -> list[ConsoleScreen]:
         """The screens that show the inbox's state. Only they are told of changes: a message
