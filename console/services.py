@@ -130,9 +130,10 @@ class ConsoleServices:
     async def refresh_inbox(self) -> RowDiff:
         """Fetch the inbox and fold it into the model; raises the client's errors.
 
-        An answer identical to the last one costs a comparison of bytes and nothing else; a
-        changed one is decoded (by the client) and compared with the shown rows in a worker
-        thread, so a 100,000-task inbox never holds the UI for more than the final swap.
+        An answer identical to the last one costs a 304 (or, from a server without ETags, a
+        comparison of bytes) and nothing else; a changed one is decoded (by the client) and
+        compared with the shown rows in a worker thread, so a 100,000-task inbox never holds
+        the UI for more than the final swap.
         """
         started = time.monotonic()
         try:
