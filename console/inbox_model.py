@@ -196,6 +196,8 @@ def _share_names(task: ListedTask, names: dict[str, str]) -> None:
 _CHUNK = 8192
 # A sort visits each row about this many times more than a filter scan does.
 _SORT_COST = 8
+# Making a row's search text (its payload read) costs about this many scans of it.
+_TEXT_COST = 20
 _RECENT_VIEWS = 16
 
 
@@ -340,7 +342,13 @@ class InboxModel:
         rows = dict(self._rows)
         del rows[key]
         self._rows = rows
-        self._ordered = {s: [r for r in lst if r is not row] for s, lst in self._ordered.items()}
+        ordered = {s: [r for r in lst if r is not row] for s, lst in self._ordered.items()}
+        texts: dict[SortKey, tuple[list[InboxRow], list[str]]] = {}
+        for sort, (rows_of, kept) in self._texts.items():
+            if rows_of is self._ordered.get(sort):  # still current: keep its texts in step
+                pairs = [(r, t) for r, t in zip(rows_of, kept, strict=True) if r is not row]
+                texts[sort] = (ordered[sort], [t for _, t in pairs])
+        self._ordered, self._texts = ordered, texts
         view = self._view
         if view is not None:
             kept = [r for r in view.rows if r is not row]
@@ -410,14 +418,18 @@ class InboxModel:
         if self._recent_view(request, terms) is not None:
             return 0
         narrowable = self._narrowable(request)
-        if narrowable is not None:
+        if narrowable is not None and (not terms or narrowable.texts is not None):
             return len(narrowable.rows)
         total = len(self._rows)
         cost = total * _SORT_COST if request.sort not in self._ordered else 0
         if request.workflow is not None:
             cost += total
         if terms:
-            cost += total
+            ordered = self._ordered.get(request.sort)
+            known = self._texts.get(request.sort)
+            ready = known is not None and ordered is not None and known[0] is ordered
+            # Search texts not made yet (the worker is still at it): a payload read per row.
+            cost += total if ready else total * _TEXT_COST
         return cost
 
     def _recent_view(self, request: ViewRequest, terms: tuple[str, ...]) -> View | None:

@@ -50,6 +50,12 @@ class FilterInput(Input):
         if isinstance(screen, InboxScreen) and self.is_mounted:
             screen.filter_typed(value)
 
+    @property
+    def content_width(self) -> int:
+        """At least the box's width: the text's own width changes with every key, and each
+        change cost the whole screen a layout pass (half a filter keystroke's time)."""
+        return max(super().content_width, self.scrollable_content_region.width)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "clear_filter", "Clear filter", id="filter.clear"),
     ]

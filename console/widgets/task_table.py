@@ -7,6 +7,7 @@ follows a task's key, not a row number, so new tasks never move the operator off
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ class Column:
     width: int
 
 
-def layout_columns(width: int) -> list[Column]:
+@functools.lru_cache(maxsize=8)
+def layout_columns(width: int) -> tuple[Column, ...]:
     """Column widths for a ``width``-cell table: small fixed columns, the title takes the rest.
 
     At 80 columns the workflow column shrinks and the marker is a single symbol; wide screens get
@@ -76,7 +78,7 @@ def layout_columns(width: int) -> list[Column]:
     fixed = [status, age, workflow, run, kind]
     gaps = len(fixed)  # one space between columns
     title = Column("Title", max(10, width - sum(c.width for c in fixed) - gaps))
-    return [*fixed, title]
+    return (*fixed, title)
 
 
 class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -146,6 +148,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.age_of = age_of or (lambda row: format_age(None))
         self.marker_of = marker_of or (lambda row: None)
         self.empty_text = empty_text
+        self._pass: _LinePass | None = None
+        self._cell_cache: dict[tuple[InboxRow, int], str] = {}
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -198,7 +202,21 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _update_virtual_size(self) -> None:
         # Never wider than the viewport: a phantom horizontal scrollbar cost a row and ~2 KB
         # of colour codes on every repaint.
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+        new = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+        old = self.virtual_size
+        if new == old:
+            return
+        shown = self.scrollable_content_region.height
+        if new.width == old.width and min(new.height, old.height) > shown:
+            # More rows than fit before and after (a filter keystroke): the scrollbar stays, so
+            # nothing else on screen moves. Only it is told; the layout pass a new virtual size
+            # costs would render the whole screen again.
+            self.set_reactive(TaskTable.virtual_size, new)
+            self.vertical_scrollbar.window_virtual_size = new.height
+            if self.scroll_y > self.max_scroll_y:
+                self.scroll_to(y=self.max_scroll_y, animate=False)
+            return
+        self.virtual_size = new
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
@@ -289,47 +307,92 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     # -- rendering ------------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of one repaint shares, worked out once for all of them.
+        self._pass = _LinePass.of(self)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        columns = layout_columns(width)
+        line = self._pass or _LinePass.of(self)
+        width, columns = line.width, line.columns
         if y == 0:
             header = _cells(columns, [c.name for c in columns])
-            return _strip(header, width, self.get_component_rich_style("task-table--header"))
+            return _strip(header, width, line.header)
         index = round(self.scroll_y) + y - 1
         if not self._rows:
             if y == 1:
                 text = clean(self.empty_text, max_len=width, multiline=False)
-                return _strip(text, width, self.get_component_rich_style("task-table--empty"))
-            return Strip.blank(width, self.rich_style)
+                return _strip(text, width, line.empty)
+            return Strip.blank(width, line.base)
         if index >= len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, line.base)
         row = self._rows[index]
         marker = self.marker_of(row)
         age = self.age_of(row)
         self._painted[y] = (row, age, marker)
         status = ""
-        style = self.rich_style
+        style = line.base
         if marker is not None:
             symbol, word = marker
             status = f"{symbol} {word}" if columns[0].width > 1 else symbol
-            warn = marker in (STALLED, UNREADABLE)
-            part = "task-table--stalled" if warn else "task-table--sending"
-            style = style + self.get_component_rich_style(part)
-        task = row.task
-        values = [
-            status,
-            age,
-            task.workflow_label,
-            task.short_run_id,
-            task.task_type or "",
-            task.title,
-        ]
+            style = line.stalled if marker in (STALLED, UNREADABLE) else line.sending
         if index == self.cursor_row:
-            style = style + self.get_component_rich_style("task-table--cursor")
-        return _strip(_cells(columns, values), width, style)
+            style = style + line.cursor
+        head = _cells(columns[:2], [status, age])
+        return _strip(f"{head} {self._named_cells(row, width, columns)}", width, style)
+
+    def _named_cells(self, row: InboxRow, width: int, columns: tuple[Column, ...]) -> str:
+        """A row's workflow, run, type and title cells: they change only with the row (a new
+        row object), so each row's are made once per width, not on every repaint."""
+        key = (row, width)
+        text = self._cell_cache.get(key)
+        if text is None:
+            if len(self._cell_cache) > _CELL_CACHE_ROWS:
+                self._cell_cache.clear()
+            task = row.task
+            values = [task.workflow_label, task.short_run_id, task.task_type or "", task.title]
+            text = self._cell_cache[key] = _cells(columns[2:], values)
+        return text
 
 
-def _cells(columns: list[Column], values: list[str]) -> str:
+@dataclass(frozen=True)
+class _LinePass:
+    """The width, columns and styles of one repaint of the table."""
+
+    width: int
+    columns: tuple[Column, ...]
+    base: Style
+    header: Style
+    empty: Style
+    stalled: Style
+    sending: Style
+    cursor: Style
+
+    @classmethod
+    def of(cls, table: TaskTable) -> _LinePass:
+        width = table.scrollable_content_region.width
+        base = table.rich_style
+        part = table.get_component_rich_style
+        return cls(
+            width,
+            layout_columns(width),
+            base,
+            part("task-table--header"),
+            part("task-table--empty"),
+            base + part("task-table--stalled"),
+            base + part("task-table--sending"),
+            part("task-table--cursor"),
+        )
+
+
+# Rows whose name cells are kept (a few screens' worth; the cache starts over beyond).
+_CELL_CACHE_ROWS = 512
+
+
+def _cells(columns: Sequence[Column], values: list[str]) -> str:
     """One table line as plain text: each value made safe, cut to its column and padded.
 
     Plain strings, one style per line: a filter keystroke repaints the whole table, and

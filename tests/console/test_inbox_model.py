@@ -237,3 +237,13 @@ def test_stalled_shown_is_counted_once_per_view_and_minute() -> None:
     assert model.stalled_shown() == 30
     now[0] = NOW + timedelta(minutes=1)  # the cutoff moved: counted afresh
     assert model.stalled_shown() == 32  # the marked row and the one that reached 60 minutes
+
+
+def test_a_filter_before_the_search_texts_are_made_counts_as_costly(model: InboxModel) -> None:
+    """Until the worker has made the rows' search texts, a scan reads every payload: a view
+    that costs that much goes to a thread rather than hold a keystroke."""
+    model.apply(make_task(f"t{i}", run=f"r{i}") for i in range(50))
+    unindexed = model.view_cost(model.request(text="send"))
+    assert model.index_search() == 50
+    assert model.view_cost(model.request(text="send")) == model.total < unindexed
+    assert model.index_search() == 0  # made once
