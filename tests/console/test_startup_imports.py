@@ -14,6 +14,7 @@ NOT_AT_START_UP = {
     "console.cli.stub",
     "console.screens.detail",
     "console.screens.edit",
+    "console.commands",  # the palette's provider, loaded when the palette opens
     "server_stub",
     "fastapi",
     "uvicorn",
