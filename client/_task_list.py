@@ -242,7 +242,8 @@ class Tasks(Sequence["Task"]):
     __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
 
     def __repr__(self) -> str:
-        return f"Tasks({list(self)!r})"
+        # Not the models: a repr (a debugger, a crash report) must not build 100,000 of them.
+        return f"<Tasks: {len(self)} tasks>"
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,6 +296,13 @@ def _typical(head: ListedTask) -> bool:
     return head.task_id is msgspec.UNSET and head.context is msgspec.UNSET
 
 
+def _with_span(head: ListedTask, span: msgspec.Raw) -> ListedTask:
+    """A freshly decoded head with its JSON, and nothing the wire may have put in its own
+    slots."""
+    head._span, head._model, head._key, head._created = span, None, None, msgspec.UNSET
+    return head
+
+
 def _by_the_model(
     index: int, item: Any, tasks: list[ListedTask], bad: list[UnreadableTask]
 ) -> None:
@@ -335,14 +343,9 @@ def decode_listing(content: bytes, since: TaskListing | None = None) -> TaskList
         heads = _HEADS.decode(content).tasks
     except _DECODE_ERRORS:
         return _read_each(spans, content, [])  # some entry is unusual
-    unset = msgspec.UNSET
-    for head, span in zip(heads, spans, strict=True):
-        if head.task_id is not unset or head.context is not unset:
-            return _read_each(spans, content, [])
-        head._span = span
-        head._model = head._key = None
-        head._created = unset
-    return TaskListing(heads, content)
+    if not all(map(_typical, heads)):
+        return _read_each(spans, content, [])
+    return TaskListing(list(map(_with_span, heads, spans)), content)
 
 
 # How far ahead in the last listing a changed poll looks for the next task of the new one.
@@ -398,8 +401,7 @@ def _read_one(
     except _DECODE_ERRORS:
         head = None
     if head is not None and _typical(head):
-        head._span, head._model, head._key, head._created = span, None, None, msgspec.UNSET
-        tasks.append(head)
+        tasks.append(_with_span(head, span))
         return head
     before = len(tasks)
     _by_the_model(index, json.loads(bytes(span)), tasks, bad)
