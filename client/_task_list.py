@@ -256,7 +256,7 @@ class TaskListing:
     ``tasks`` array that are not tasks; the readable ones are in ``tasks`` all the same.
     """
 
-    tasks: list[ListedTask]
+    tasks: Sequence[ListedTask]  # a tuple: the collector skips it (see docs/performance.md)
     body: bytes = field(default=b"", repr=False)
     changed: bool = True
     unreadable: list[UnreadableTask] = field(default_factory=list)
@@ -345,14 +345,14 @@ def decode_listing(content: bytes, since: TaskListing | None = None) -> TaskList
         return _read_each(spans, content, [])  # some entry is unusual
     if not all(map(_typical, heads)):
         return _read_each(spans, content, [])
-    return TaskListing(list(map(_with_span, heads, spans)), content)
+    return TaskListing(tuple(map(_with_span, heads, spans)), content)
 
 
 # How far ahead in the last listing a changed poll looks for the next task of the new one.
 _LOOKAHEAD = 8
 
 
-def _read_each(spans: list[msgspec.Raw], content: bytes, old: list[ListedTask]) -> TaskListing:
+def _read_each(spans: list[msgspec.Raw], content: bytes, old: Sequence[ListedTask]) -> TaskListing:
     """Each entry read on its own, or taken from ``old`` where its JSON is the same bytes.
 
     Both listings are walked side by side: a platform lists in a stable order, so an unchanged
@@ -389,7 +389,7 @@ def _read_each(spans: list[msgspec.Raw], content: bytes, old: list[ListedTask]) 
             previous._span = span
         tasks.append(previous)
         j = found + 1
-    return TaskListing(tasks, content, unreadable=bad)
+    return TaskListing(tuple(tasks), content, unreadable=bad)
 
 
 def _read_one(
@@ -428,7 +428,7 @@ def listing_of(decoded: TaskListing | Decoded) -> TaskListing:
             previous = known.get(task.key)
             if previous is not None and previous.same_json(task):
                 tasks[i] = previous
-    return TaskListing(tasks, decoded.content, unreadable=bad)
+    return TaskListing(tuple(tasks), decoded.content, unreadable=bad)
 
 
 def unchanged(since: TaskListing) -> TaskListing:
