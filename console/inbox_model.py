@@ -9,8 +9,9 @@ from __future__ import annotations
 import bisect
 import enum
 import math
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import compress
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 import msgspec
 
 from client import ListedTask
+
+from ._view_rows import ViewRows, positions
 
 if TYPE_CHECKING:
     from client import Task
@@ -178,7 +181,7 @@ def _reordered(
 _MAX_NAMES = 50_000
 
 
-def _search_texts(rows: Rows) -> Texts:
+def _search_texts(rows: Iterable[InboxRow]) -> Texts:
     return tuple([row._search or row.search_text for row in rows])
 
 
@@ -234,8 +237,7 @@ class View:
     base: Mapping[TaskKey, InboxRow]
     request: ViewRequest
     terms: tuple[str, ...]
-    rows: Rows
-    texts: Texts | None = None  # the rows' search texts, in the same order, if made
+    rows: ViewRows
 
 
 class InboxModel:
@@ -361,8 +363,8 @@ class InboxModel:
         self._ordered, self._texts = ordered, texts
         view = self._view
         if view is not None:
-            shown = tuple([r for r in view.rows if r is not row])
-            self._view = View(rows, view.request, view.terms, shown)  # its texts made again
+            shown = view.rows.without(row, ordered[view.request.sort])
+            self._view = View(rows, view.request, view.terms, shown)
         self._workflows = None
         return True
 
@@ -428,18 +430,16 @@ class InboxModel:
         if self._recent_view(request, terms) is not None:
             return 0
         narrowable = self._narrowable(request)
-        if narrowable is not None and (not terms or narrowable.texts is not None):
-            return len(narrowable.rows)
+        if narrowable is not None:
+            shown = len(narrowable.rows)
+            return shown if not terms or self._texts_ready(request.sort) else shown * _TEXT_COST
         total = len(self._rows)
         cost = total * _SORT_COST if request.sort not in self._ordered else 0
         if request.workflow is not None:
             cost += total
         if terms:
-            ordered = self._ordered.get(request.sort)
-            known = self._texts.get(request.sort)
-            ready = known is not None and ordered is not None and known[0] is ordered
             # Search texts not made yet (the worker is still at it): a payload read per row.
-            cost += total if ready else total * _TEXT_COST
+            cost += total if self._texts_ready(request.sort) else total * _TEXT_COST
         return cost
 
     def _recent_view(self, request: ViewRequest, terms: tuple[str, ...]) -> View | None:
@@ -459,41 +459,55 @@ class InboxModel:
         base = self._rows
         recent = self._recent_view(request, terms)
         if recent is not None:
-            return View(base, request, terms, recent.rows, recent.texts)
+            return View(base, request, terms, recent.rows)
         last = self._narrowable(request)
+        if last is not None and last.terms == terms:
+            return View(base, request, terms, last.rows)
+        ordered = self._ordered_rows(request.sort)
+        by = _ORDER[request.sort]
+        at: array[int] | None = None  # None: every row of ``ordered``
         if last is not None:
-            if last.terms == terms:
-                return View(base, request, terms, last.rows, last.texts)
-            source = last.rows
-        else:
-            source = self._ordered_rows(request.sort)
-            if request.workflow is not None:
-                workflow = request.workflow
-                source = tuple([r for r in source if r.task.workflow_id == workflow])
+            at = last.rows.at
+        elif request.workflow is not None:
+            workflow = request.workflow
+            at = positions(
+                compress(range(len(ordered)), [r.task.workflow_id == workflow for r in ordered])
+            )
         if not terms:
-            return View(base, request, terms, source)
-        # The texts beside the rows, in the same order: a scan reads a list of strings, not an
-        # attribute per row (a third of the time at 100,000 rows).
-        if last is not None and last.texts is not None:
-            texts = last.texts
-        elif source is self._ordered.get(request.sort):  # every row (an unfiltered view's too)
-            texts = self._ordered_texts(request.sort, source)
-        else:
-            texts = _search_texts(source)
-        rows: list[InboxRow] = []
-        kept: list[str] = []
-        for start in range(0, len(source), _CHUNK):
+            return View(base, request, terms, ViewRows(ordered, by, at))
+        texts_at = self._texts_at(request.sort, ordered, at)
+        found = positions()
+        count = len(ordered) if at is None else len(at)
+        for start in range(0, count, _CHUNK):
             if cancelled is not None and cancelled():
                 return None
-            chunk = texts[start : start + _CHUNK]
+            stop = min(start + _CHUNK, count)
+            chunk = texts_at(start, stop)
             if len(terms) == 1:
                 term = terms[0]
                 hits = [term in text for text in chunk]
             else:
                 hits = [all(t in text for t in terms) for text in chunk]
-            rows += compress(source[start : start + _CHUNK], hits)
-            kept += compress(chunk, hits)
-        return View(base, request, terms, tuple(rows), tuple(kept))
+            found.extend(compress(range(start, stop) if at is None else at[start:stop], hits))
+        return View(base, request, terms, ViewRows(ordered, by, found))
+
+    def _texts_at(
+        self, sort: SortKey, ordered: Rows, at: array[int] | None
+    ) -> Callable[[int, int], Sequence[str]]:
+        """The search texts of the rows ``at[start:stop]`` (of ``ordered[start:stop]`` with no
+        ``at``), read from a list of strings where it is made: a scan then reads strings, not
+        an attribute per row (a third of the time at 100,000 rows)."""
+        if at is None:
+            texts = self._ordered_texts(sort, ordered)
+            return lambda start, stop: texts[start:stop]
+        if self._texts_ready(sort):
+            every = self._texts[sort][1]
+            return lambda start, stop: list(map(every.__getitem__, at[start:stop]))
+        return lambda start, stop: _search_texts(map(ordered.__getitem__, at[start:stop]))
+
+    def _texts_ready(self, sort: SortKey) -> bool:
+        known = self._texts.get(sort)
+        return known is not None and known[0] is self._ordered.get(sort)
 
     def _ordered_texts(self, sort: SortKey, rows: Rows) -> Texts:
         """The search texts of an ordered list of rows, made once per generation of rows."""
@@ -522,7 +536,7 @@ class InboxModel:
         while len(self._recent) > _RECENT_VIEWS:
             del self._recent[next(iter(self._recent))]
 
-    def rows(self) -> Rows:
+    def rows(self) -> ViewRows:
         """The rows to show, in order: restricted, filtered, sorted."""
         if not self._current(self._view):
             view = self.view_for(self.request())

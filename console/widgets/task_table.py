@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import ClassVar
 
 from rich.cells import set_cell_size
@@ -26,11 +25,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .._view_rows import ViewRows
 from ..inbox_model import InboxRow, TaskKey, format_age
 from ..outbox import EntryState, OutboxEntry
 from ..safe_text import clean
-
-_KEY_OF = attrgetter("key")
 
 # Row markers: a symbol for the narrow column, a word where there is room. Never colour alone.
 STALLED = ("⚠", "stalled")
@@ -140,7 +138,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._rows: Sequence[InboxRow] = ()
+        self._rows = ViewRows()
         self._cursor_key: TaskKey | None = None
         self._cursor_item: InboxRow | None = None
         # What each screen line last showed: (row, age, marker), to repaint only what changed.
@@ -154,14 +152,14 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     # -- data -----------------------------------------------------------------------------------
 
     @property
-    def rows(self) -> Sequence[InboxRow]:
+    def rows(self) -> ViewRows:
         return self._rows
 
     @property
     def cursor_key(self) -> TaskKey | None:
         return self._cursor_key
 
-    def set_rows(self, rows: Sequence[InboxRow]) -> None:
+    def set_rows(self, rows: ViewRows) -> None:
         """Show these rows; the cursor stays on its task if the task is still shown."""
         self._rows = rows
         key = self._cursor_key
@@ -174,20 +172,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
 
     def _find(self, key: TaskKey | None) -> int | None:
-        """Where a task is now; no index is kept, as 100,000 rows would cost one per keystroke."""
-        if key is None:
-            return None
-        item = self._cursor_item
-        if item is not None and item.key == key:
-            try:
-                return self._rows.index(item)  # rows compare by identity: a fast C scan
-            except ValueError:
-                pass  # the task changed, so its row is a new object
-        # The task changed (a new row object) or is not shown: find it by key, at C speed.
-        try:
-            return list(map(_KEY_OF, self._rows)).index(key)
-        except ValueError:
-            return None
+        return None if key is None else self._rows.find(key, self._cursor_item)
 
     def move_to_key(self, key: TaskKey) -> bool:
         index = self._find(key)

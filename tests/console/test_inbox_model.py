@@ -247,3 +247,44 @@ def test_a_filter_before_the_search_texts_are_made_counts_as_costly(model: Inbox
     assert model.index_search() == 50
     assert model.view_cost(model.request(text="send")) == model.total < unindexed
     assert model.index_search() == 0  # made once
+
+
+def test_a_view_finds_each_of_its_rows_and_only_those(model: InboxModel) -> None:
+    # Positions into the sorted rows and a binary search: the same answers as a list would give.
+    model.apply(
+        make_task(f"t{i}", run=f"r{i % 7}", wf=f"wf_{i % 3}", minutes=i % 11, title=f"n{i % 5}")
+        for i in range(60)
+    )
+    for sort in SortKey:
+        model.sort_key = sort
+        model.filter_text = ""
+        every = list(model.rows())
+        for text in ("", "n1", "n1 wf_2", "nothing"):
+            model.filter_text = text
+            rows = model.rows()
+            as_list = list(rows)
+            assert len(rows) == len(as_list) and list(rows[2:5]) == as_list[2:5]
+            for i, row in enumerate(as_list):
+                assert rows.index(row) == i and row in rows and rows[i] is row
+            hidden = [r for r in every if r not in as_list]
+            assert len(hidden) == model.total - len(as_list)
+            for row in hidden:
+                assert row not in rows
+                with pytest.raises(ValueError):
+                    rows.index(row)
+            assert "not a row" not in rows
+
+
+def test_removing_a_task_keeps_a_filtered_view_in_order(model: InboxModel) -> None:
+    model.apply(make_task(f"t{i}", run=f"r{i}", minutes=i, title=f"n{i % 3}") for i in range(30))
+    every = [r.key for r in model.rows()]
+    model.filter_text = "n1"
+    before = [r.key for r in model.rows()]
+    for key in (before[3], before[0], before[-1]):  # shown rows: middle, first, last
+        model.remove(key)
+        before.remove(key)
+        assert [r.key for r in model.rows()] == before
+        assert all(model.rows().index(r) == i for i, r in enumerate(model.rows()))
+    hidden = next(key for key in every if key not in before)
+    model.remove(hidden)  # not shown: the view is the same rows
+    assert [r.key for r in model.rows()] == before
