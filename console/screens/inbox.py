@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from textual.app import ComposeResult
+    from textual.widget import Widget
 
     from client import Task
 
@@ -38,8 +40,14 @@ if TYPE_CHECKING:
 VIEW_INLINE_ROWS = 150_000
 
 
+def focus_now(widget: Widget) -> None:
+    """Move the focus before the next key is read. ``Widget.focus()`` moves it only after the
+    keys already typed: "/review" typed fast then ran r, e (the editor) … as inbox keys."""
+    widget.screen.set_focus(widget)
+
+
 class FilterInput(Input):
-    """The ``/`` filter box: Enter keeps the filter, Esc clears it.
+    """The ``/`` filter box: Enter keeps the filter, Esc clears it (the inbox's own keys).
 
     The inbox follows the value as it changes, in the same frame as the typed character (the
     Changed message would arrive a frame or two later).
@@ -56,26 +64,21 @@ class FilterInput(Input):
         change cost the whole screen a layout pass (half a filter keystroke's time)."""
         return max(super().content_width, self.scrollable_content_region.width)
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear_filter", "Clear filter", id="filter.clear"),
-    ]
-
-    def action_clear_filter(self) -> None:
-        self.value = ""
-        self.screen.query_one(TaskTable).focus()
-
 
 class InboxScreen(TaskScreen):
+    # Enter, / and Esc move the focus between the table and the filter box. As priority keys
+    # they run as soon as they are read, so the keys typed after them go where they meant:
+    # otherwise "/approve" typed fast reached the table (a: approve) before the box had focus.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", id="inbox.open"),
+        Binding("enter", "open", "Open", show=False, priority=True, id="inbox.open"),
         *TaskScreen.BINDINGS,
-        Binding("slash", "filter", "Filter", id="inbox.filter"),
+        Binding("slash", "filter", "Filter", priority=True, id="inbox.filter"),
         Binding("s", "sort", "Sort", show=False, id="inbox.sort"),
         Binding("R", "refresh", "Refresh", show=False, id="inbox.refresh"),
         Binding("p", "pause", "Pause", show=False, id="inbox.pause"),
         Binding("O", "outbox", "Outbox", id="inbox.outbox"),
         Binding("L", "link", "Link details", show=False, id="inbox.link"),
-        Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
+        Binding("escape", "clear", "Clear", show=False, priority=True, id="inbox.clear"),
         Binding("q", "quit", "Quit", id="inbox.quit"),
         # No description: one help line covers all ten (see HELP_EXTRA).
         *[
@@ -229,6 +232,11 @@ class InboxScreen(TaskScreen):
         self._open(event.key)
 
     def action_open(self) -> None:
+        box = self.query_one(FilterInput)
+        if self.focused is box:  # Enter in the filter box: keep the filter, back to the rows
+            box.display = bool(box.value)
+            focus_now(self.query_one(TaskTable))
+            return
         key = self.query_one(TaskTable).cursor_key
         if key is not None:
             self._open(key)
@@ -248,8 +256,10 @@ class InboxScreen(TaskScreen):
 
     def action_filter(self) -> None:
         box = self.query_one(FilterInput)
+        if self.focused is box:  # (not has_focus: it follows a step behind)
+            raise SkipAction  # a "/" in the filter text ("acme/api")
         box.display = True
-        box.focus()
+        focus_now(box)
 
     def filter_typed(self, text: str) -> None:
         self._show_view(self.services.inbox.request(text=text))
@@ -290,12 +300,6 @@ class InboxScreen(TaskScreen):
         if done is not None:
             done()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_kept(self, event: Input.Submitted) -> None:
-        box = self.query_one(FilterInput)
-        box.display = bool(box.value)
-        self.query_one(TaskTable).focus()
-
     def action_clear(self) -> None:
         """Esc: clear the filter, then the workflow restriction; the inbox never quits on Esc."""
         inbox = self.services.inbox
@@ -305,7 +309,7 @@ class InboxScreen(TaskScreen):
             box.display = False
         elif inbox.workflow is not None:
             self._show_view(inbox.request(workflow=None))
-        self.query_one(TaskTable).focus()
+        focus_now(self.query_one(TaskTable))
         self.status_changed()
 
     def action_sort(self) -> None:

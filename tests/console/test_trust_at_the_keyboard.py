@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from textual import events
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label, Static
 
@@ -28,7 +29,7 @@ from console.decisions import MAX_ODD_ANSWERS
 from console.launch import build_app
 from console.outbox import EntryState, Outbox, Outcome
 from console.screens.edit import EditScreen
-from console.screens.inbox import InboxScreen
+from console.screens.inbox import FilterInput, InboxScreen
 from console.screens.modals import (
     ARM_SECONDS,
     TOO_FAST,
@@ -39,6 +40,7 @@ from console.screens.modals import (
 from console.screens.outbox import OutboxScreen
 from console.services import ConsoleServices
 from console.settings import ConsoleSettings
+from console.widgets.task_table import TaskTable
 from server_stub import (
     DEMO_CONTRIBUTOR_TOKEN,
     DEMO_PROJECT,
@@ -332,6 +334,38 @@ async def test_a_j_y_burst_from_the_inbox_does_not_approve(
         assert "Too fast" in guard_text(app)
         assert outbox.entries(ALL_STATES) == []
         assert stub_state.completed_count == 0
+
+
+def burst(app: CommandCenterApp, keys: list[str]) -> None:
+    """Keys as one read of a fast typist's burst: all queued before the first is handled."""
+    named = {"/": ("slash", "/"), "escape": ("escape", "\x1b"), "enter": ("enter", "\r")}
+    for key in keys:
+        app.post_message(events.Key(*named.get(key, (key, key))))
+
+
+async def test_a_filter_typed_in_one_burst_after_slash_is_all_filter(
+    make_console: ConsoleFactory, outbox: Outbox
+) -> None:
+    """ "/review" at full speed: every character is filter text, none an inbox key (e opens the
+    editor, a approves) – also when the box is still shown from an earlier filter."""
+    app = make_console()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(app, pilot)
+        box = app.screen.query_one(FilterInput)
+        burst(app, list("/review"))
+        await pilot.pause()
+        assert isinstance(app.screen, InboxScreen) and box.value == "review" and box.has_focus
+        burst(app, ["escape", "j", *"/approve"])  # Esc leaves the box; j moves the cursor
+        await pilot.pause()
+        assert isinstance(app.screen, InboxScreen), app.screen
+        assert box.value == "approve" and box.has_focus
+        # Enter keeps the filter and hands the keys back to the rows: j moves the cursor.
+        table = app.screen.query_one(TaskTable)
+        burst(app, ["escape", *"/review", "enter", "j"])
+        await pilot.pause()
+        assert isinstance(app.screen, InboxScreen) and box.value == "review"
+        assert table.has_focus and table.cursor_row == 1
+        assert outbox.entries(ALL_STATES) == []
 
 
 # -- 3. the undo window ----------------------------------------------------------------------
