@@ -80,7 +80,12 @@ def layout_columns(width: int) -> tuple[Column, ...]:
 
 
 class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
-    """Rows of tasks with a key-tracking cursor."""
+    """Rows of tasks with a key-tracking cursor.
+
+    No scrollbar: the header's right end says where the cursor is (``12 of 74,597``), which
+    at thousands of rows says more than a one-cell thumb, and costs no repaint of a bar on
+    each filter keystroke (a scrollbar was a fifth of a keystroke's time). The wheel scrolls.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "cursor_down", "Down", show=False),
@@ -101,7 +106,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     }
 
     DEFAULT_CSS = """
-    TaskTable { height: 1fr; overflow-x: hidden; }
+    TaskTable { height: 1fr; overflow-x: hidden; overflow-y: hidden; }
     TaskTable > .task-table--header { text-style: bold; background: $panel; }
     TaskTable > .task-table--cursor {
         background: $block-cursor-background;
@@ -184,6 +189,11 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _key_at(self, index: int) -> TaskKey | None:
         return self._rows[index].key if 0 <= index < len(self._rows) else None
 
+    @property
+    def allow_vertical_scroll(self) -> bool:
+        """The wheel scrolls, though no scrollbar is drawn."""
+        return not self.disabled and self.max_scroll_y > 0
+
     def _update_virtual_size(self) -> None:
         # Never wider than the viewport: a phantom horizontal scrollbar cost a row and ~2 KB
         # of colour codes on every repaint.
@@ -191,13 +201,11 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         old = self.virtual_size
         if new == old:
             return
-        shown = self.scrollable_content_region.height
-        if new.width == old.width and min(new.height, old.height) > shown:
-            # More rows than fit before and after (a filter keystroke): the scrollbar stays, so
-            # nothing else on screen moves. Only it is told; the layout pass a new virtual size
-            # costs would render the whole screen again.
+        if new.width == old.width:
+            # Only the number of rows changed (a filter keystroke): with no scrollbar nothing
+            # else on screen moves, and the layout pass a new virtual size costs would render
+            # the whole screen again.
             self.set_reactive(TaskTable.virtual_size, new)
-            self.vertical_scrollbar.window_virtual_size = new.height
             if self.scroll_y > self.max_scroll_y:
                 self.scroll_to(y=self.max_scroll_y, animate=False)
             return
@@ -216,6 +224,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         old_index = self.cursor_row
         if index != old_index:
             self.cursor_row = index
+            self.refresh(Region(0, 0, self.size.width, 1))  # the header's "12 of 74,597"
         self._scroll_cursor_into_view()
         self._refresh_row(old_index)
         self._refresh_row(index)
@@ -304,8 +313,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         line = self._pass or _LinePass.of(self)
         width, columns = line.width, line.columns
         if y == 0:
-            header = _cells(columns, [c.name for c in columns])
-            return _strip(header, width, line.header)
+            return _strip(self._header(width, columns), width, line.header)
         index = round(self.scroll_y) + y - 1
         if not self._rows:
             if y == 1:
@@ -328,6 +336,14 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             style = style + line.cursor
         head = _cells(columns[:2], [status, age])
         return _strip(f"{head} {self._named_cells(row, width, columns)}", width, style)
+
+    def _header(self, width: int, columns: tuple[Column, ...]) -> str:
+        """The column names, and at the right end where the cursor is: ``12 of 74,597``."""
+        names = _cells(columns, [c.name for c in columns])
+        if not self._rows:
+            return names
+        where = f" {self.cursor_row + 1:,} of {len(self._rows):,} "
+        return set_cell_size(names, max(0, width - len(where))) + where
 
     def _named_cells(self, row: InboxRow, width: int, columns: tuple[Column, ...]) -> str:
         """A row's workflow, run, type and title cells: they change only with the row (a new
