@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from rich.console import Console
+from textual import events
 from textual.widgets import Input, Static, TextArea
 
 from client import AsyncCommandCenterClient, Task
@@ -385,6 +386,34 @@ async def test_table_uses_the_width(make_console: ConsoleFactory, size: tuple[in
         header = table(app).render_line(0).text
         assert "Title" in header and "Run" in header
         assert ("Status" in header) is (size[0] >= 110)
+
+
+async def test_the_header_says_where_the_cursor_is_and_the_wheel_scrolls(
+    make_console: ConsoleFactory, stub_state: Any
+) -> None:
+    """No scrollbar: the header's right end is the position, which follows keys and filters."""
+    from server_stub import generate_tasks
+
+    generate_tasks(stub_state, 60, seed=3)
+    app = make_console()
+    async with app.run_test(size=(100, 20)) as pilot:
+        await loaded(app, pilot)
+        total = len(table(app).rows)
+        assert table(app).render_line(0).text.rstrip().endswith(f"1 of {total}")
+        await pilot.press("j", "j")
+        assert table(app).render_line(0).text.rstrip().endswith(f"3 of {total}")
+        await pilot.press("G")
+        assert table(app).render_line(0).text.rstrip().endswith(f"{total} of {total}")
+        assert table(app).scroll_y > 0 and not table(app).show_vertical_scrollbar
+        await pilot.press("g")
+        wheel = events.MouseScrollDown(table(app), 5, 5, 0, 1, 0, False, False, False)
+        table(app).post_message(wheel)  # the wheel moves the rows, not the cursor
+        await pilot.pause()
+        assert table(app).scroll_y > 0 and table(app).cursor_row == 0
+        word = table(app).rows[0].task.workflow_label.split()[0]
+        await pilot.press("slash", *word)
+        shown = len(table(app).rows)
+        assert table(app).render_line(0).text.rstrip().endswith(f" of {shown}")
 
 
 async def test_new_tasks_do_not_move_the_cursor_off_its_task(
