@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import compress
+from itertools import compress, filterfalse
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import msgspec
@@ -149,6 +150,8 @@ def _by_type(row: InboxRow) -> tuple[str, float, TaskKey]:
     return ((row.task.task_type or "").casefold(), row.created, row.key)
 
 
+_TASK_OF = attrgetter("task")
+
 _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
     SortKey.AGE: _by_age,
     SortKey.WORKFLOW: _by_workflow,
@@ -161,7 +164,7 @@ _INSERT_BELOW = 16
 
 def _reordered(
     last: Rows | None,
-    gone: set[int],
+    gone: set[InboxRow],
     new_rows: list[InboxRow],
     order: SortKey,
     rows: dict[TaskKey, InboxRow],
@@ -170,7 +173,7 @@ def _reordered(
     by = _ORDER[order]
     if last is None or len(new_rows) * _INSERT_BELOW > len(rows):
         return tuple(sorted(rows.values(), key=by))
-    result = [r for r in last if id(r) not in gone] if gone else list(last)
+    result = list(filterfalse(gone.__contains__, last))  # rows hash by identity
     for row in sorted(new_rows, key=by):
         bisect.insort(result, row, key=by)
     return tuple(result)
@@ -275,35 +278,49 @@ class InboxModel:
     # -- refresh --------------------------------------------------------------------------------
 
     def prepare(self, tasks: Iterable[ListedTask]) -> Prepared:
-        """Compare a fresh listing with the current rows; reads the model, changes nothing."""
+        """Compare a fresh listing with the current rows; reads the model, changes nothing.
+
+        The client hands back the very objects of the last listing for tasks whose JSON did not
+        change, so those keep their rows, told apart by identity at C speed: only the tasks
+        decoded anew are looked at one by one (comparing 100,000 keys took 0.1 s a refresh).
+        """
         base = self._rows
-        sort = self._sort
+        listed = tasks if isinstance(tasks, list | tuple) else list(tasks)
         names = self._names
         if len(names) > _MAX_NAMES:
             names.clear()
-        fresh: dict[TaskKey, InboxRow] = {}
+        # Sets of tasks: a ListedTask hashes and compares by identity.
+        known = set(map(_TASK_OF, base.values()))
+        present = set(listed)
+        fresh_tasks = list(filterfalse(known.__contains__, listed))
+        gone_mask = map(not_, map(present.__contains__, map(_TASK_OF, base.values())))
+        dropped = list(compress(base.values(), gone_mask))
+        if not fresh_tasks and not dropped:
+            return Prepared(base, base, RowDiff(), {})
+        rows = dict(base)
+        for row in dropped:
+            del rows[row.key]
         added: list[TaskKey] = []
         changed: list[TaskKey] = []
         new_rows: list[InboxRow] = []
-        for task in tasks:
+        for task in fresh_tasks:
             key = task.key
             old = base.get(key)
-            if old is not None and (old.task is task or old.task.same_json(task)):
-                fresh[key] = old
+            if old is not None and old.task.same_json(task):
+                rows[key] = old  # decoded again (a stand-in, say), but the same task
                 continue
             _share_names(task, names)
-            row = fresh[key] = InboxRow.of(task, key)
+            row = rows[key] = InboxRow.of(task, key)
             new_rows.append(row)
             (changed if old is not None else added).append(key)
-        kept = len(fresh) - len(added)  # rows of ``base`` still listed
-        removed = [key for key in base if key not in fresh] if kept < len(base) else []
+        removed = [row.key for row in dropped if row.key not in rows]
         diff = RowDiff(added, removed, changed)
         ordered: dict[SortKey, Rows] = {}
         if diff:
-            gone = {id(base[key]) for key in (*removed, *changed)}
-            for order in {SortKey.AGE, sort}:
-                ordered[order] = _reordered(self._ordered.get(order), gone, new_rows, order, fresh)
-        return Prepared(base, fresh, diff, ordered)
+            gone = {base[key] for key in (*removed, *changed)}
+            for order in {SortKey.AGE, self._sort}:
+                ordered[order] = _reordered(self._ordered.get(order), gone, new_rows, order, rows)
+        return Prepared(base, rows if diff else base, diff, ordered)
 
     def commit(self, prepared: Prepared) -> RowDiff:
         """Swap in a prepared refresh; tasks removed here meanwhile stay removed."""

@@ -15,4 +15,4 @@ def listed(items: Iterable[dict[str, Any] | Task]) -> list[ListedTask]:
     raws = [item.raw if isinstance(item, Task) else item for item in items]
     listing = listing_of(decode_listing(json.dumps({"tasks": raws}).encode()))
     assert not listing.unreadable, listing.unreadable
-    return listing.tasks
+    return list(listing.tasks)

@@ -288,3 +288,30 @@ def test_removing_a_task_keeps_a_filtered_view_in_order(model: InboxModel) -> No
     hidden = next(key for key in every if key not in before)
     model.remove(hidden)  # not shown: the view is the same rows
     assert [r.key for r in model.rows()] == before
+
+
+def test_a_refresh_keeps_the_rows_of_unchanged_tasks_whatever_object_the_client_gives(
+    model: InboxModel,
+) -> None:
+    """Same objects (the client's reuse), a copy of the same JSON (a stand-in, a re-read), a
+    changed JSON, a new task, a dropped one: rows kept or made, as a fresh model would show."""
+    first = [make_task(f"t{i}", run=f"r{i}", minutes=i, title=f"T{i}") for i in range(8)]
+    model.apply(first)
+    rows = {r.key: r for r in model.rows()}
+    copy = make_task("t1", run="r1", minutes=1, title="T1")  # same JSON, a new object
+    edited = make_task("t2", run="r2", minutes=2, title="T2, edited")
+    new = make_task("t9", run="r9", minutes=0.5, title="T9")
+    second = [first[0], copy, edited, *first[3:6], new]  # t6, t7 gone
+    diff = model.apply(second)
+    assert diff.added == [new.key] and diff.changed == [edited.key]
+    assert sorted(diff.removed) == sorted([first[6].key, first[7].key])
+    now = {r.key: r for r in model.rows()}
+    for task in (first[0], copy, *first[3:6]):
+        assert now[task.key] is rows[task.key]  # the very row: cursor and caches keep
+    assert now[edited.key] is not rows[edited.key] and now[edited.key].task is edited
+    fresh = InboxModel(stalled_after=model.stalled_after, clock=model.clock)
+    fresh.apply(second)
+    for sort in SortKey:
+        model.sort_key = fresh.sort_key = sort
+        assert [r.key for r in model.rows()] == [r.key for r in fresh.rows()]
+    assert not model.apply(second)  # the same listing again: nothing changed
