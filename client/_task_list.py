@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
@@ -62,6 +63,7 @@ class _TextHead(msgspec.Struct, gc=False):
 
 _TEXT = msgspec.json.Decoder(_TextHead)
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+_UNSET = msgspec.UNSET
 
 
 def _shown(value: Any) -> str | None:
@@ -98,7 +100,7 @@ class ListedTask(TaskNames, msgspec.Struct, gc=False, eq=False):
     # into the listing's body), its model once built, its creation time once parsed.
     _span: Any = None  # msgspec.Raw
     _model: Any = None  # Task
-    _created: Any = msgspec.UNSET  # datetime | None
+    _created: Any = msgspec.UNSET  # float | None: POSIX seconds (a float is half a datetime)
     _key: Any = None  # tuple[str, str, str]
 
     @classmethod
@@ -116,18 +118,26 @@ class ListedTask(TaskNames, msgspec.Struct, gc=False, eq=False):
             task.prompt,
             _PayloadHead(task.title),
             _model=task,
-            _created=task.created_at,
+            _created=task.created_at.timestamp() if task.created_at else None,
         )
 
     @property
     def created_at(self) -> datetime | None:
-        """Parsed on first use, and the text let go (100,000 of them are 7 MB)."""
+        """When the task was created (in UTC: the same instant the wire gave)."""
+        stamp = self.created_stamp
+        return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
+
+    @property
+    def created_stamp(self) -> float | None:
+        """``created_at`` in POSIX seconds: parsed on first use, and the text let go (100,000
+        of them are 7 MB); kept as a float, which a sort reads as it is."""
         created = self._created
         if created is msgspec.UNSET:
             text = self.created_text
-            created = self._created = loose_time(text) if text is not None else None
+            moment = loose_time(text) if text is not None else None
+            created = self._created = moment.timestamp() if moment is not None else None
             self.created_text = None
-        return created  # type: ignore[no-any-return]  # a datetime or None once parsed
+        return created  # type: ignore[no-any-return]  # a float or None once parsed
 
     @property
     def title(self) -> str:
@@ -184,13 +194,14 @@ class ListedTask(TaskNames, msgspec.Struct, gc=False, eq=False):
         return f"ListedTask({self.key!r}, title={self.title!r})"
 
 
-class _Heads(msgspec.Struct):
-    tasks: list[ListedTask]
-
-
 _SPANS = msgspec.json.Decoder(_Spans)
-_HEADS = msgspec.json.Decoder(_Heads)
+_HEADS = msgspec.json.Decoder(list[ListedTask])
 _HEAD = msgspec.json.Decoder(ListedTask)
+# Tasks decoded per pass (see decode_listing).
+_PASS = 4096
+# Distinct names kept for sharing in one listing; the table starts over beyond (a platform
+# whose task ids are all different must not make it grow with the listing).
+_MAX_NAMES = 50_000
 
 
 def _texts_of(payload: _PayloadText) -> list[str]:
@@ -292,14 +303,24 @@ def _unreadable(index: int, raw: Any, exc: pydantic.ValidationError) -> Unreadab
     return UnreadableTask(index, raw, validation_summary(exc))
 
 
-def _typical(head: ListedTask) -> bool:
-    return head.task_id is msgspec.UNSET and head.context is msgspec.UNSET
+def _with_span(
+    head: ListedTask, span: msgspec.Raw, share: Callable[[Any, Any], Any]
+) -> ListedTask | None:
+    """A freshly decoded head with its JSON, nothing the wire may have put in its own slots,
+    and one string object for each name that many tasks repeat (``share``: a names table's
+    ``setdefault``); None for a head in an unusual shape (the model reads those).
 
-
-def _with_span(head: ListedTask, span: msgspec.Raw) -> ListedTask:
-    """A freshly decoded head with its JSON, and nothing the wire may have put in its own
-    slots."""
-    head._span, head._model, head._key, head._created = span, None, None, msgspec.UNSET
+    The decoder makes a new string per task and field; shared, 100,000 tasks keep 30 MB less.
+    """
+    if head.task_id is not _UNSET or head.context is not _UNSET:
+        return None
+    head._span, head._model, head._key, head._created = span, None, None, _UNSET
+    head.id = share(head.id, head.id)
+    head.workflow_id = share(head.workflow_id, head.workflow_id)
+    head.workflow_name = share(head.workflow_name, head.workflow_name)  # None stays None
+    head.step_id = share(head.step_id, head.step_id)
+    head.task_type = share(head.task_type, head.task_type)
+    head.status = share(head.status, head.status)
     return head
 
 
@@ -339,13 +360,24 @@ def decode_listing(content: bytes, since: TaskListing | None = None) -> TaskList
         return Decoded(content, json.loads(content), since)
     if since is not None and since.tasks:
         return _read_each(spans, content, since.tasks)
-    try:
-        heads = _HEADS.decode(content).tasks
-    except _DECODE_ERRORS:
-        return _read_each(spans, content, [])  # some entry is unusual
-    if not all(map(_typical, heads)):
-        return _read_each(spans, content, [])
-    return TaskListing(tuple(map(_with_span, heads, spans)), content)
+    # A few thousand tasks per pass, their names shared before the next: the copies the
+    # decoder made are freed while the next pass can reuse their memory. Decoded all at once,
+    # 100,000 tasks' copies were freed only after, leaving their memory as holes in the heap.
+    tasks: list[ListedTask] = []
+    names: dict[str, str] = {}
+    for start in range(0, len(spans), _PASS):
+        part = spans[start : start + _PASS]
+        try:
+            heads = _HEADS.decode(b"".join((b"[", b",".join(part), b"]")))
+        except _DECODE_ERRORS:
+            return _read_each(spans, content, [])  # some entry is unusual
+        if len(names) > _MAX_NAMES:
+            names.clear()
+        listed = list(map(_with_span, heads, part, repeat(names.setdefault)))
+        if None in listed:
+            return _read_each(spans, content, [])
+        tasks += listed  # type: ignore[arg-type]  # no None in it
+    return TaskListing(tuple(tasks), content)
 
 
 # How far ahead in the last listing a changed poll looks for the next task of the new one.
@@ -362,6 +394,7 @@ def _read_each(spans: list[msgspec.Raw], content: bytes, old: Sequence[ListedTas
     """
     tasks: list[ListedTask] = []
     bad: list[UnreadableTask] = []
+    names: dict[str, str] = {}
     positions: dict[tuple[str, str, str], int] | None = None
     count = len(old)
     j = 0
@@ -375,7 +408,7 @@ def _read_each(spans: list[msgspec.Raw], content: bytes, old: Sequence[ListedTas
                     found = k
                     break
         if found < 0:
-            task = _read_one(index, span, tasks, bad)
+            task = _read_one(index, span, tasks, bad, names)
             if task is None or not count:
                 continue
             if positions is None:
@@ -393,16 +426,23 @@ def _read_each(spans: list[msgspec.Raw], content: bytes, old: Sequence[ListedTas
 
 
 def _read_one(
-    index: int, span: msgspec.Raw, tasks: list[ListedTask], bad: list[UnreadableTask]
+    index: int,
+    span: msgspec.Raw,
+    tasks: list[ListedTask],
+    bad: list[UnreadableTask],
+    names: dict[str, str],
 ) -> ListedTask | None:
     """Read one entry into ``tasks`` (or ``bad``); the task read, if any."""
     try:
         head: ListedTask | None = _HEAD.decode(span)
     except _DECODE_ERRORS:
         head = None
-    if head is not None and _typical(head):
-        tasks.append(_with_span(head, span))
-        return head
+    if len(names) > _MAX_NAMES:
+        names.clear()
+    listed = _with_span(head, span, names.setdefault) if head is not None else None
+    if listed is not None:
+        tasks.append(listed)
+        return listed
     before = len(tasks)
     _by_the_model(index, json.loads(bytes(span)), tasks, bad)
     return tasks[-1] if len(tasks) > before else None

@@ -81,8 +81,8 @@ class InboxRow(msgspec.Struct, gc=False, eq=False):
 
     @classmethod
     def of(cls, task: ListedTask, key: TaskKey | None = None) -> InboxRow:
-        created = task.created_at
-        return cls(key or task.key, task, created.timestamp() if created else math.inf)
+        created = task.created_stamp  # the task's own float: one object for both
+        return cls(key or task.key, task, created if created is not None else math.inf)
 
     @property
     def search_text(self) -> str:
@@ -179,31 +179,8 @@ def _reordered(
     return tuple(result)
 
 
-# Distinct names kept for sharing (a platform whose task ids are all different must not make
-# the table grow without end).
-_MAX_NAMES = 50_000
-
-
 def _search_texts(rows: Iterable[InboxRow]) -> Texts:
     return tuple([row._search or row.search_text for row in rows])
-
-
-def _share_names(task: ListedTask, names: dict[str, str]) -> None:
-    """One string object for each name that many tasks repeat (workflow, step, type, status).
-
-    The decoder makes a new string per task; at 100,000 tasks sharing them keeps 30 MB less.
-    """
-    share = names.setdefault
-    task.id = share(task.id, task.id)
-    task.workflow_id = share(task.workflow_id, task.workflow_id)
-    if task.workflow_name is not None:
-        task.workflow_name = share(task.workflow_name, task.workflow_name)
-    if task.step_id is not None:
-        task.step_id = share(task.step_id, task.step_id)
-    if task.task_type is not None:
-        task.task_type = share(task.task_type, task.task_type)
-    if task.status is not None:
-        task.status = share(task.status, task.status)
 
 
 # Rows scanned between checks for a newer keystroke.
@@ -261,7 +238,6 @@ class InboxModel:
         self.stalled_after = stalled_after
         self.clock = clock
         self._rows: dict[TaskKey, InboxRow] = {}
-        self._names: dict[str, str] = {}  # see _share_names
         # Per sort: an ordered list of rows and their search texts (see view_for).
         self._texts: dict[SortKey, tuple[Rows, Texts]] = {}
         self._ordered: dict[SortKey, Rows] = {SortKey.AGE: ()}
@@ -286,9 +262,6 @@ class InboxModel:
         """
         base = self._rows
         listed = tasks if isinstance(tasks, list | tuple) else list(tasks)
-        names = self._names
-        if len(names) > _MAX_NAMES:
-            names.clear()
         # Sets of tasks: a ListedTask hashes and compares by identity.
         known = set(map(_TASK_OF, base.values()))
         present = set(listed)
@@ -309,7 +282,6 @@ class InboxModel:
             if old is not None and old.task.same_json(task):
                 rows[key] = old  # decoded again (a stand-in, say), but the same task
                 continue
-            _share_names(task, names)
             row = rows[key] = InboxRow.of(task, key)
             new_rows.append(row)
             (changed if old is not None else added).append(key)
