@@ -198,7 +198,7 @@ _SPANS = msgspec.json.Decoder(_Spans)
 _HEADS = msgspec.json.Decoder(list[ListedTask])
 _HEAD = msgspec.json.Decoder(ListedTask)
 # Tasks decoded per pass (see decode_listing).
-_PASS = 4096
+_PASS = 256  # small: the joined pass stays in cache, and its memory is reused at once
 # Distinct names kept for sharing in one listing; the table starts over beyond (a platform
 # whose task ids are all different must not make it grow with the listing).
 _MAX_NAMES = 50_000
