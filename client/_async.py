@@ -16,7 +16,7 @@ import httpx
 from ._base import BaseClient, Endpoint, Outcome, Send
 from ._body import BodyProblem
 from ._light import TaskReport, reject_result
-from ._net import Budget, DeadlineExceeded, scrub_frames
+from ._net import Budget, DeadlineExceeded, scrub_frames, verifying_tls
 from ._task_list import TaskListing, Tasks
 
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
 
     def _default_http_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, trust_env=self.trust_env
+            timeout=self.timeout,
+            follow_redirects=False,
+            trust_env=self.trust_env,
+            verify=verifying_tls(self.trust_env),
         )
 
     async def _run(self, endpoint: Endpoint[T]) -> T:

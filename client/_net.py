@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 import ssl
@@ -35,6 +36,14 @@ __all__ = [
     "proxy_for",
     "scrub_frames",
 ]
+
+
+@functools.cache
+def verifying_tls(trust_env: bool) -> ssl.SSLContext:
+    """httpx's default verifying TLS context, made once per process (a context is safe to share
+    between clients and threads): loading the CA bundle costs 20-40 ms, and the console makes
+    two clients before its first frame."""
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 def _loopback_address(text: str) -> bool:

@@ -23,6 +23,7 @@ from ._net import (
     budget_scope,
     install_deadline_backend,
     scrub_frames,
+    verifying_tls,
 )
 from ._task_list import TaskListing, Tasks
 
@@ -42,7 +43,12 @@ class CommandCenterClient(BaseClient[httpx.Client]):
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def _default_http_client(self) -> httpx.Client:
-        http = httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=self.trust_env)
+        http = httpx.Client(
+            timeout=self.timeout,
+            follow_redirects=False,
+            trust_env=self.trust_env,
+            verify=verifying_tls(self.trust_env),
+        )
         install_deadline_backend(http)
         return http
 

@@ -390,3 +390,32 @@ async def test_with_options_shares_the_pool_and_changes_retries(
     if inspect.isawaitable(closer):
         await closer
     assert not client._http.is_closed
+
+
+def test_the_clients_of_a_process_share_one_tls_context(monkeypatch: Any) -> None:
+    """Loading the CA bundle costs tens of milliseconds; the console's two clients pay it once."""
+    import asyncio
+    import ssl
+
+    from client import AsyncCommandCenterClient, CommandCenterClient
+    from client._net import verifying_tls
+
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    verifying_tls.cache_clear()
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    try:
+        sync = CommandCenterClient("https://platform.test", "pat_x", "acme")
+        asynchronous = AsyncCommandCenterClient("https://platform.test", "pat_x", "acme")
+        again = CommandCenterClient("https://other.test", "pat_y", "acme")
+        assert len(made) == 1
+        sync.close()
+        again.close()
+        asyncio.run(asynchronous.aclose())
+    finally:
+        verifying_tls.cache_clear()
