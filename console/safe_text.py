@@ -94,31 +94,44 @@ def _escape(code_point: int) -> str:
     return f"\\U{code_point:08x}"
 
 
-def _translation(multiline: bool) -> dict[int, str]:
+def _kept(multiline: bool) -> set[int]:
+    """Characters of the unsafe ranges written as they are: a tab (expanded to spaces after
+    translation), and a line break where lines are allowed."""
+    return {ord("\t"), ord("\n")} if multiline else {ord("\t")}
+
+
+@cache
+def _table(multiline: bool) -> dict[int, str]:
+    """What ``str.translate`` writes for each unsafe character; made on first use, as only
+    text that holds one needs it (the tables cost 7 ms at every start)."""
     table = {cp: _escape(cp) for low, high in _UNSAFE_RANGES for cp in range(low, high + 1)}
-    del table[ord("\t")]  # expanded to spaces after translation
+    for cp in _kept(multiline):
+        del table[cp]
     table[ord("\r")] = "\\r"
     if multiline:
-        del table[ord("\n")]
         table[0x2028] = table[0x2029] = "\n"
     else:
         table[ord("\n")] = "\\n"
     return table
 
 
-def _finder(table: dict[int, str]) -> re.Pattern[str]:
-    """A regex that finds any character `table` changes: far faster than translate on clean text."""
-    ranges: list[list[int]] = []
-    for cp in sorted(table):
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
+def _finder(multiline: bool) -> re.Pattern[str]:
+    """A regex for the characters ``_table(multiline)`` changes: far faster than translate on
+    clean text."""
+    kept = _kept(multiline)
+    ranges: list[tuple[int, int]] = []
+    for low, high in _UNSAFE_RANGES:
+        start = low
+        for cp in sorted(c for c in kept if low <= c <= high):
+            if start < cp:
+                ranges.append((start, cp - 1))
+            start = cp + 1
+        if start <= high:
+            ranges.append((start, high))
     return re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges) + "]")
 
 
-_TABLES = {flag: _translation(flag) for flag in (True, False)}
-_FINDERS = {flag: _finder(table) for flag, table in _TABLES.items()}
+_FINDERS = {flag: _finder(flag) for flag in (True, False)}
 # What `clean` writes for one character; truncation never cuts through one of these.
 _ESCAPE_RE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[nr])")
 
@@ -140,7 +153,7 @@ def clean(text: str, *, max_len: int | None = None, multiline: bool = True) -> s
     else:  # the common case, done at C speed so that translate is rarely needed
         text = text.replace("\r", "\\r").replace("\n", "\\n")
     if _FINDERS[multiline].search(text):  # most text is clean, and a regex says so fastest
-        text = text.translate(_TABLES[multiline])
+        text = text.translate(_table(multiline))
     if "\t" in text:
         text = text.expandtabs(TAB_SIZE)
     return text if max_len is None else _fit(text, max_len)

@@ -510,3 +510,15 @@ def test_property_no_table_cell_can_carry_a_bracket(chunks: list[str]) -> None:
     source = safe_markdown_source("\n".join(chunks))
     assert_inert(source)
     assert not bracketed_table_cells(source)
+
+
+@pytest.mark.parametrize("multiline", [True, False])
+def test_the_fast_check_finds_exactly_the_characters_the_table_changes(multiline: bool) -> None:
+    from console.safe_text import _UNSAFE_RANGES, _finder, _table
+
+    table = _table(multiline)
+    finder = _finder(multiline)
+    edges = {cp for low, high in _UNSAFE_RANGES for cp in (low - 1, low, high, high + 1)}
+    candidates = set(table) | edges | {9, 10, 13, 32, 0x2028, 0x2029} - {-1}
+    found = {cp for cp in candidates if 0 <= cp < 0x110000 and finder.match(chr(cp))}
+    assert found == set(table)
