@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Markdown, Static
 
 from ..inbox_model import RowDiff, TaskKey, format_age
 from ..safe_text import (
@@ -18,6 +18,7 @@ from ..safe_text import (
     safe_markdown_parser,
     safe_markdown_source,
 )
+from ..widgets.key_bar import KeyBar
 from ._task_screen import TaskScreen
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class DetailScreen(TaskScreen):
                 yield Static(safe_json(extra), id="extra")
         with VerticalScroll(id="raw-json"):
             yield Static(safe_json(task.raw), id="raw")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#raw-json").display = False

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..decisions import Decision
 from ..messages import DecisionMade
 from ..safe_text import LINE_MAX, safe, safe_json
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
+from ..widgets.key_bar import KeyBar
 from ._console_screen import ConsoleScreen
 from .modals import TOO_FAST, ArmedConfirmation
 
@@ -52,7 +53,7 @@ class EditScreen(ConsoleScreen):
                     yield FieldEditor(field, draft[field.name], cursor_blink=blink, draft=True)
                 else:
                     yield FieldEditor(field, field.value, cursor_blink=blink)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         editors = list(self.query(FieldEditor))
@@ -149,7 +150,7 @@ class ReviewScreen(ConsoleScreen):
             yield Static("Sends", classes="section")
             yield Static(safe_json(self.decision.body()), id="body")
         yield Static("", id="guard")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#review").focus()

@@ -8,11 +8,12 @@ from rich.text import Text
 from textual import on, work
 from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
 from ..safe_text import clean
+from ..widgets.key_bar import KeyBar
 from ..widgets.task_table import (
     FAILED,
     HELD,
@@ -101,7 +102,7 @@ class InboxScreen(TaskScreen):
         yield Static(id="status", classes="status-line")
         yield FilterInput(placeholder="Filter: workflow, run, title, field values…", id="filter")
         yield TaskTable(id="tasks", age_of=self._age, marker_of=self._marker)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         filter_box = self.query_one(FilterInput)

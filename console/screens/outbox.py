@@ -8,11 +8,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ..decisions import NotRecorded
 from ..outbox import EntryState, OutboxEntry, OutboxError
 from ..safe_text import clean
+from ..widgets.key_bar import KeyBar
 from ..widgets.task_table import entry_marker
 from ._console_screen import ConsoleScreen
 
@@ -41,7 +42,7 @@ class OutboxScreen(ConsoleScreen):
         yield Static("Outbox", classes="status-line", id="outbox-head")
         yield OutboxTable(id="outbox", cursor_type="row", zebra_stripes=True)
         yield Static(id="outbox-detail")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(OutboxTable)

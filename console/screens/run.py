@@ -13,13 +13,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from client import APIError, InvalidIdError, RunEvent, Task
 
 from ..error_text import describe_error
 from ..safe_text import LINE_MAX, clean, safe
 from ..services import RunStory
+from ..widgets.key_bar import KeyBar
 from ._console_screen import ConsoleScreen
 
 # Event types as words with a symbol, so the timeline reads without colour.
@@ -139,7 +140,7 @@ class RunScreen(ConsoleScreen):
             yield Static(Text("loading…", style="dim"), id="pending")
             yield Static("Events", classes="section")
             yield Static(Text("loading…", style="dim"), id="events")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#run-body").focus()

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..safe_text import safe, safe_json
+from ..widgets.key_bar import KeyBar
 from ._console_screen import ConsoleScreen
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class UnreadableScreen(ConsoleScreen):
             )
             yield Static("Raw JSON", classes="section")
             yield Static(safe_json(entry.raw), id="raw")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#raw-json").focus()

@@ -416,6 +416,25 @@ async def test_the_header_says_where_the_cursor_is_and_the_wheel_scrolls(
         assert table(app).render_line(0).text.rstrip().endswith(f" of {shown}")
 
 
+async def test_the_key_bar_shows_whole_keys_and_a_click_runs_one(
+    make_console: ConsoleFactory,
+) -> None:
+    from console.screens.inbox import FilterInput
+    from console.widgets.key_bar import KeyBar
+
+    app = make_console()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await loaded(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        text = bar.render().plain
+        assert text.startswith("a Approve") and text.rstrip().endswith("^p palette")
+        assert len(text) == 60 and "Quit" not in text  # no room: dropped whole, not cut
+        assert text.count(" ") >= 2 and "Appr…" not in text
+        filter_at = text.index("/ Filter")
+        await pilot.click(KeyBar, offset=(filter_at + 2, 0))
+        assert app.screen.query_one(FilterInput).has_focus
+
+
 async def test_new_tasks_do_not_move_the_cursor_off_its_task(
     make_console: ConsoleFactory, stub_state: Any
 ) -> None:
