@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -36,6 +37,8 @@ from .services import ConsoleServices
 
 if TYPE_CHECKING:
     from textual.command import Provider
+
+    from client import Task
 
 
 def _task_commands() -> type[Provider]:
@@ -200,6 +203,50 @@ class CommandCenterApp(App[None]):
             self._hold(entry)
         else:
             self.send_decision(entry)
+        self._move_on(decision.task.key)
+
+    def _move_on(self, key: TaskKey) -> None:
+        """After a decision made on a task's own screen, show the next task of the inbox's view
+        (``after_decision = "next"``: a queue is worked through with a y a y …) or the inbox.
+        The decided row stays in the inbox, marked, until its decision settles."""
+        from .screens.detail import DetailScreen
+
+        screen = self.screen
+        if not isinstance(screen, DetailScreen) or screen.about_task() != key:
+            return  # decided from the inbox: the cursor stays where the operator put it
+        onward = self.services.settings.after_decision == "next"
+        following = self._next_open_task(key) if onward else None
+        self.pop_screen()
+        inbox = next((s for s in self.screen_stack if isinstance(s, InboxScreen)), None)
+        if following is None:
+            if onward:
+                self.notify("No other task of this view is waiting.", title="Inbox", timeout=4)
+            return
+        if inbox is not None:
+            inbox.select(following.key)
+        self.push_screen(DetailScreen(following))
+
+    def _next_open_task(self, key: TaskKey) -> Task | None:
+        """The first task after ``key`` in the inbox's view (then from its top) with no
+        decision of this console on its way and nothing unreadable about it."""
+        services = self.services
+        rows = services.inbox.rows()
+        at = rows.find(key)
+        if at is None:
+            return None
+        for index in chain(range(at + 1, len(rows)), range(at)):
+            candidate = rows[index].key
+            if (
+                candidate in services.unsettled
+                or candidate in services.in_flight
+                or candidate in services.unreadable
+                or candidate in services.decided
+            ):
+                continue
+            task = services.inbox.get(candidate)
+            if task is not None:
+                return task
+        return None
 
     def _hold(self, entry: OutboxEntry) -> None:
         """Send when the undo window ends, unless ``u`` took the decision back first."""

@@ -65,6 +65,7 @@ class Profile:
     max_answer_mb: float = 256.0  # largest answer read, in MB
     max_decompression_ratio: float = 100.0  # largest decompressed/compressed ratio of an answer
     undo_seconds: float = 5.0  # undo window (s) before a decision is sent; 0 turns it off
+    after_decision: str = "next"  # from a task's screen: "next" opens the next task, "inbox"
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     allow_insecure_http: bool = False
@@ -110,6 +111,15 @@ def _flag(value: Any) -> bool:
     return value
 
 
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in choices:
+            raise _Invalid("must be " + " or ".join(f'"{c}"' for c in choices))
+        return value.strip().lower()
+
+    return read
+
+
 def _keymap(value: Any) -> dict[str, str]:
     if isinstance(value, str):  # from the environment: a JSON object
         try:
@@ -135,6 +145,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "max_answer_mb": _number(0),
     "max_decompression_ratio": _number(1, low_ok=True),
     "undo_seconds": _number(0, 600, low_ok=True),
+    "after_decision": _choice("next", "inbox"),
     "theme": _text,
     "keymap": _keymap,
     "allow_insecure_http": _flag,
@@ -289,6 +300,7 @@ def to_console_settings(
         keymap=dict(profile.keymap),
         cursor_blink=cursor_blink,
         undo_seconds=profile.undo_seconds,
+        after_decision=profile.after_decision,
     )
 
 

@@ -34,6 +34,9 @@ class ConsoleSettings:
     cursor_blink: bool = True
     # A confirmed decision waits this long (held, `u` undoes it) before its first request.
     undo_seconds: float = 5.0
+    # After a decision made on a task's own screen: "next" opens the next task of the inbox's
+    # view (a queue is worked through with a y a y …), "inbox" goes back to the inbox.
+    after_decision: str = "next"
 
     def client_options(self) -> dict[str, Any]:
         """What every client of the console and the CLI is built with, from these settings."""

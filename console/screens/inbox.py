@@ -139,6 +139,10 @@ class InboxScreen(TaskScreen):
         self.query_one(TaskTable).refresh_stale()
         self.status_changed()
 
+    def select(self, key: TaskKey) -> bool:
+        """Put the cursor on a task, if the view shows it."""
+        return self.query_one(TaskTable).move_to_key(key)
+
     def current_task(self) -> Task | None:
         key = self.query_one(TaskTable).cursor_key
         return self.services.inbox.get(key) if key else None

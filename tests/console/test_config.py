@@ -97,6 +97,17 @@ def test_bad_value_and_unknown_key_name_file_line_and_key(config_file: Path) -> 
     assert "line 8 [profiles.prod] refesh_idle: unknown setting" in message
 
 
+def test_after_decision_is_next_or_inbox(config_file: Path) -> None:
+    config = read_config(config_file)
+    profile = load_profile("prod", config, environ={"COMMAND_CENTER_AFTER_DECISION": "Inbox"})
+    assert to_console_settings("prod", profile).after_decision == "inbox"
+    assert to_console_settings("prod", load_profile("prod", config, environ={})).after_decision == (
+        "next"
+    )
+    with pytest.raises(ConfigError, match=r'AFTER_DECISION.*must be "next" or "inbox"'):
+        load_profile("prod", config, environ={"COMMAND_CENTER_AFTER_DECISION": "later"})
+
+
 def test_bad_environment_value_names_the_variable(config_file: Path) -> None:
     with pytest.raises(ConfigError, match="COMMAND_CENTER_REFRESH_ACTIVE"):
         load_profile(

@@ -945,3 +945,65 @@ async def test_without_an_outbox_the_inbox_reads_and_decisions_are_refused(
         await pilot.press("escape")
         assert stub_state.completed_count == 0
         assert not (tmp_path / "audit.jsonl").exists()
+
+
+# -- the cursor moves on ------------------------------------------------------------------------
+
+
+def _detail_key(app: CommandCenterApp) -> Any:
+    from console.screens.detail import DetailScreen
+
+    screen = app.screen
+    return screen.about_task() if isinstance(screen, DetailScreen) else None
+
+
+async def test_a_decision_on_a_task_screen_opens_the_next_task_of_the_view(
+    make_console: ConsoleFactory, stub_state: StubState, outbox: Outbox
+) -> None:
+    """a y, x reason Enter … works through the queue; a y typed at once on the next task is
+    still refused until its dialog has been read."""
+    app = make_console()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(app, pilot)
+        first, second, third = (row.task.key for row in list(table(app).rows)[:3])
+        await pilot.press("enter")
+        assert _detail_key(app) == first
+        await pilot.press("a")
+        await answer(pilot, "y")
+        await wait_for(lambda: _detail_key(app) == second, pilot.pause)
+        await wait_for(lambda: stub_state.completion_of(*first) is not None, pilot.pause)
+        await pilot.press("a", "y")  # the burst of a tired operator on the task just opened
+        assert isinstance(app.screen, ConfirmApproveScreen) and guard_text(app) == TOO_FAST
+        await pilot.press("escape")
+        await pilot.press("x")
+        await answer(pilot, *"no", "enter")
+        await wait_for(lambda: _detail_key(app) == third, pilot.pause)
+        await wait_for(lambda: stub_state.completion_of(*second) is not None, pilot.pause)
+        assert stub_state.completion_of(*second)["approved"] is False
+        assert stub_state.completion_of(*third) is None
+        await pilot.press("escape")
+        assert isinstance(app.screen, InboxScreen) and table(app).cursor_key == third
+
+
+async def test_after_decision_inbox_goes_back_and_the_last_task_says_so(
+    make_console: ConsoleFactory, stub_state: StubState
+) -> None:
+    app = make_console(after_decision="inbox")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(app, pilot)
+        first = table(app).rows[0].task.key
+        await pilot.press("enter", "a")
+        await answer(pilot, "y")
+        await wait_for(lambda: isinstance(app.screen, InboxScreen), pilot.pause)
+        await wait_for(lambda: stub_state.completion_of(*first) is not None, pilot.pause)
+        assert isinstance(app.screen, InboxScreen) and table(app).cursor_row == 0
+    app = make_console()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(app, pilot)
+        last = table(app).rows[-1].task
+        await pilot.press("slash", *f"{last.run_id} {last.id}", "enter")  # a view of one task
+        assert [r.key for r in table(app).rows] == [last.key]
+        await pilot.press("enter", "a")
+        await answer(pilot, "y")
+        await wait_for(lambda: isinstance(app.screen, InboxScreen), pilot.pause)
+        assert any("No other task of this view" in note for note in told(app))
