@@ -31,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from .clipboard import web_url_problem
 from .paths import config_dir
 from .settings import ConsoleSettings
 
@@ -66,6 +67,7 @@ class Profile:
     max_decompression_ratio: float = 100.0  # largest decompressed/compressed ratio of an answer
     undo_seconds: float = 5.0  # undo window (s) before a decision is sent; 0 turns it off
     after_decision: str = "next"  # from a task's screen: "next" opens the next task, "inbox"
+    web_url: str | None = None  # a run's page: a template of {workflow_id}, {run_id}, {task_id}
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     allow_insecure_http: bool = False
@@ -120,6 +122,15 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return read
 
 
+def _web_url(value: Any) -> str:
+    text = _text(value)
+    assert text is not None
+    problem = web_url_problem(text)
+    if problem is not None:
+        raise _Invalid(problem)
+    return text
+
+
 def _keymap(value: Any) -> dict[str, str]:
     if isinstance(value, str):  # from the environment: a JSON object
         try:
@@ -146,6 +157,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "max_decompression_ratio": _number(1, low_ok=True),
     "undo_seconds": _number(0, 600, low_ok=True),
     "after_decision": _choice("next", "inbox"),
+    "web_url": _web_url,
     "theme": _text,
     "keymap": _keymap,
     "allow_insecure_http": _flag,
@@ -301,6 +313,7 @@ def to_console_settings(
         cursor_blink=cursor_blink,
         undo_seconds=profile.undo_seconds,
         after_decision=profile.after_decision,
+        web_url=profile.web_url,
     )
 
 

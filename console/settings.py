@@ -37,6 +37,8 @@ class ConsoleSettings:
     # After a decision made on a task's own screen: "next" opens the next task of the inbox's
     # view (a queue is worked through with a y a y …), "inbox" goes back to the inbox.
     after_decision: str = "next"
+    # A run's page in the platform's web console (w): {workflow_id}, {run_id}, {task_id}.
+    web_url: str | None = None
 
     def client_options(self) -> dict[str, Any]:
         """What every client of the console and the CLI is built with, from these settings."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import work
 from textual.binding import Binding, BindingType
 
+from ..clipboard import in_tmux, to_tmux_buffer, web_url
 from ..decisions import Decision
 from ..messages import DecisionMade
+from ..safe_text import clean
 from ._console_screen import ConsoleScreen
 
 if TYPE_CHECKING:
@@ -20,6 +23,9 @@ class TaskScreen(ConsoleScreen):
         Binding("x", "reject", "Reject", id="task.reject"),
         Binding("e", "edit", "Edit", id="task.edit"),
         Binding("o", "run_view", "Run", id="task.run"),
+        Binding("y", "copy_ref", "Copy task reference", show=False, id="task.copy_ref"),
+        Binding("Y", "copy_run", "Copy run ID", show=False, id="task.copy_run"),
+        Binding("w", "web_link", "Web link of the run", show=False, id="task.web_link"),
     ]
 
     def current_task(self) -> Task | None:
@@ -101,3 +107,55 @@ class TaskScreen(ConsoleScreen):
             self.refuse("No run", "No task is selected.")
             return
         self.app.push_screen(RunScreen(task.workflow_id, task.run_id))
+
+    # -- copy over SSH ----------------------------------------------------------------------------
+
+    def action_copy_ref(self) -> None:
+        """The reference the CLI takes (``run_…/task-id``), to the operator's clipboard."""
+        task = self._to_copy()
+        if task is not None:
+            self._copy(f"{task.run_id}/{task.id}", "Task reference")
+
+    def action_copy_run(self) -> None:
+        task = self._to_copy()
+        if task is not None:
+            self._copy(task.run_id, "Run ID")
+
+    def action_web_link(self) -> None:
+        """The run's page in the platform's web console, from the profile's ``web_url``."""
+        task = self._to_copy()
+        if task is None:
+            return
+        template = self.services.settings.web_url
+        if not template:
+            profile = self.services.settings.profile or "default"
+            self.refuse(
+                "No web link",
+                f"Profile {profile!r} has no web_url. Set one, for example:\n"
+                'web_url = "https://console.example.com/workflows/{workflow_id}/runs/{run_id}"',
+            )
+            return
+        self._copy(web_url(template, task.workflow_id, task.run_id, task.id), "Web link")
+
+    def _to_copy(self) -> Task | None:
+        task = self.current_task()
+        if task is None:
+            self.refuse("Nothing to copy", self.no_task_reason())
+        return task
+
+    def _copy(self, text: str, what: str) -> None:
+        self.app.copy_to_clipboard(text)
+        if in_tmux():
+            self._copy_to_tmux(text, what)
+        else:
+            self.notify(clean(text, max_len=300), title=f"{what} copied", markup=False)
+
+    @work(thread=True, group="clipboard")
+    def _copy_to_tmux(self, text: str, what: str) -> None:
+        problem = to_tmux_buffer(text)
+        note = clean(text, max_len=300)
+        if problem is None:
+            title = f"{what} copied (and to tmux's paste buffer)"
+        else:
+            title = f"{what} sent to the terminal's clipboard; {problem}"
+        self.app.call_from_thread(self.notify, note, title=title, markup=False)

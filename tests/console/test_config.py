@@ -108,6 +108,15 @@ def test_after_decision_is_next_or_inbox(config_file: Path) -> None:
         load_profile("prod", config, environ={"COMMAND_CENTER_AFTER_DECISION": "later"})
 
 
+def test_web_url_must_be_a_link_template_of_the_ids(config_file: Path) -> None:
+    config = read_config(config_file)
+    good = "https://console.example.com/runs/{run_id}"
+    profile = load_profile("prod", config, environ={"COMMAND_CENTER_WEB_URL": good})
+    assert to_console_settings("prod", profile).web_url == good
+    with pytest.raises(ConfigError, match="COMMAND_CENTER_WEB_URL.*only"):
+        load_profile("prod", config, environ={"COMMAND_CENTER_WEB_URL": "https://x/{token}"})
+
+
 def test_bad_environment_value_names_the_variable(config_file: Path) -> None:
     with pytest.raises(ConfigError, match="COMMAND_CENTER_REFRESH_ACTIVE"):
         load_profile(
