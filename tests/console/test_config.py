@@ -113,7 +113,7 @@ def test_web_url_must_be_a_link_template_of_the_ids(config_file: Path) -> None:
     good = "https://console.example.com/runs/{run_id}"
     profile = load_profile("prod", config, environ={"COMMAND_CENTER_WEB_URL": good})
     assert to_console_settings("prod", profile).web_url == good
-    with pytest.raises(ConfigError, match="COMMAND_CENTER_WEB_URL.*only"):
+    with pytest.raises(ConfigError, match=r"COMMAND_CENTER_WEB_URL.*only"):
         load_profile("prod", config, environ={"COMMAND_CENTER_WEB_URL": "https://x/{token}"})
 
 
