@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Bodies above this are decoded in a worker thread (about 100 tasks; a few milliseconds).
+# Bodies above this are decoded in a worker thread (about 100 tasks).
 OFFLOAD_PARSE_BYTES = 64 * 1024
 
 

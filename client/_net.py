@@ -41,8 +41,8 @@ __all__ = [
 @functools.cache
 def verifying_tls(trust_env: bool) -> ssl.SSLContext:
     """httpx's default verifying TLS context, made once per process (a context is safe to share
-    between clients and threads): loading the CA bundle costs 20-40 ms, and the console makes
-    two clients before its first frame."""
+    between clients and threads): loading the CA bundle is slow, and the console makes two
+    clients before its first frame."""
     return httpx.create_ssl_context(trust_env=trust_env)
 
 

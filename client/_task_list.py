@@ -129,8 +129,8 @@ class ListedTask(TaskNames, msgspec.Struct, gc=False, eq=False):
 
     @property
     def created_stamp(self) -> float | None:
-        """``created_at`` in POSIX seconds: parsed on first use, and the text let go (100,000
-        of them are 7 MB); kept as a float, which a sort reads as it is."""
+        """``created_at`` in POSIX seconds: parsed on first use, and the text let go; kept as a
+        float (half a ``datetime``), which a sort reads as it is."""
         created = self._created
         if created is msgspec.UNSET:
             text = self.created_text
@@ -310,7 +310,7 @@ def _with_span(
     and one string object for each name that many tasks repeat (``share``: a names table's
     ``setdefault``); None for a head in an unusual shape (the model reads those).
 
-    The decoder makes a new string per task and field; shared, 100,000 tasks keep 30 MB less.
+    The decoder makes a new string per task and field; shared, a big inbox keeps far less.
     """
     if head.task_id is not _UNSET or head.context is not _UNSET:
         return None

@@ -2,7 +2,7 @@
 
 A filter keystroke on 100,000 tasks picks tens of thousands of rows. Kept as positions in an
 ``array`` they cost 4 bytes each and nothing at garbage collection (an array holds no object
-references; a fresh tuple of rows is walked once, ~3 ms, and a list at every collection), and
+references; a fresh tuple of rows is walked once, and a list at every collection), and
 a row is found by a binary search on its sort key rather than a scan.
 """
 

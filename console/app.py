@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 def _task_commands() -> type[Provider]:
     """The palette's task commands, loaded when the palette first opens (its module and
-    Textual's palette take 40 ms to import, none of which the first frame needs)."""
+    Textual's palette are slow to import, and the first frame needs neither)."""
     from .commands import TaskCommands
 
     return TaskCommands

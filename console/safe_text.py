@@ -103,7 +103,7 @@ def _kept(multiline: bool) -> set[int]:
 @cache
 def _table(multiline: bool) -> dict[int, str]:
     """What ``str.translate`` writes for each unsafe character; made on first use, as only
-    text that holds one needs it (the tables cost 7 ms at every start)."""
+    text that holds one needs it (made at every start, they delayed the first frame)."""
     table = {cp: _escape(cp) for low, high in _UNSAFE_RANGES for cp in range(low, high + 1)}
     for cp in _kept(multiline):
         del table[cp]

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from client import Task
 
 # A filter/sort visiting up to this many rows runs inline, in the keystroke's own frame (a scan
-# of the search texts is about 1 ms per 10,000 rows); more goes to a thread, which the next
-# keystroke cancels. A thread costs a 100,000-row scan more than it saves: it shares the
-# interpreter with the event loop in 5 ms turns.
+# of the search texts is a list comprehension over strings); more goes to a thread, which the
+# next keystroke cancels. A thread costs a 100,000-row scan more than it saves: it shares the
+# interpreter with the event loop in turns (docs/performance.md).
 VIEW_INLINE_ROWS = 150_000
 
 

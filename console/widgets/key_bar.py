@@ -1,10 +1,10 @@
 """The bottom line of every screen: its keys and what they do, from the active bindings.
 
 One widget drawing one line, where Textual's ``Footer`` composes a widget per key and composes
-them all again once the bindings are known: on the inbox that was 20-40 ms of the first frame,
-and again on every screen opened. Like the ``Footer`` it shows the bindings declared with
-``show=True`` (the first key of each action), dims those a screen has disabled, puts the command
-palette's key at the right end, and runs a key when it is clicked.
+them all again once the bindings are known: a good part of the inbox's first frame, and again
+on every screen opened (docs/performance.md). Like the ``Footer`` it shows the bindings
+declared with ``show=True`` (the first key of each action), dims those a screen has disabled,
+puts the command palette's key at the right end, and runs a key when it is clicked.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     No scrollbar: the header's right end says where the cursor is (``12 of 74,597``), which
     at thousands of rows says more than a one-cell thumb, and costs no repaint of a bar on
-    each filter keystroke (a scrollbar was a fifth of a keystroke's time). The wheel scrolls.
+    each filter keystroke (docs/performance.md has the figures). The wheel scrolls.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
