@@ -143,9 +143,24 @@ class CommandCenterApp(App[None]):
             if diff:
                 self._broadcast_inbox(diff)
                 self._index_search()
+            self._say_drafts_left()
         finally:
             self.schedule_refresh()
             self._broadcast_status()
+
+    def _say_drafts_left(self) -> None:
+        """A task that left the inbox took a draft with it (completed elsewhere, or expired)."""
+        left, self.services.left_with_drafts = self.services.left_with_drafts, []
+        if left:
+            names = ", ".join(clean(t, max_len=40, multiline=False) for t in left[:3])
+            more = f" and {len(left) - 3} more" if len(left) > 3 else ""
+            self.notify(
+                f"{names}{more}: no longer pending, so the draft was dropped, unsent.",
+                title="A task with a draft left the inbox",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
 
     @work(thread=True, exclusive=True, group="search-index")
     def _index_search(self) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .app import CommandCenterApp
     from .audit import AuditLog
+    from .draft_store import DraftStore
     from .outbox import Outbox
 
 
@@ -35,6 +36,7 @@ def build_app(
     audit: AuditLog | None = None,
     prefetch: Prefetch | None = None,
     poll_client: CommandCenterClient | None = None,
+    draft_store: DraftStore | None = None,
 ) -> CommandCenterApp:
     """The app on ``settings``; ``http_client`` (async) replaces the network for every request
     – the poll reaches it through the same blocking client in a thread (LoopTransport)."""
@@ -44,6 +46,8 @@ def build_app(
 
     from .app import CommandCenterApp
     from .audit import AuditLog
+    from .decisions import Where
+    from .draft_store import DraftStore, DraftStoreError
     from .outbox import Outbox, OutboxError
     from .services import ConsoleServices
 
@@ -68,16 +72,25 @@ def build_app(
             outbox = Outbox.default()
         except OutboxError as exc:  # read-only or full state dir: the inbox can still be read
             problem = str(exc)
+    drafts_problem: str | None = None
+    if draft_store is None:
+        try:
+            draft_store = DraftStore.default(Where.of(settings))
+        except DraftStoreError as exc:  # drafts then last as long as this console
+            drafts_problem = str(exc)
     services = ConsoleServices(
         settings,
         client,
         outbox=outbox,
         outbox_problem=problem,
+        draft_store=draft_store,
         audit=audit or AuditLog.default(),
         clock=clock,
         prefetch=prefetch,
         poll_client=poll_client,
     )
+    if drafts_problem is not None:
+        services.start_notices.append(drafts_problem)
     secret = Secret(token)
     return CommandCenterApp(services, secrets=lambda: (secret.reveal(),))
 

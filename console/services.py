@@ -6,6 +6,7 @@ the one place where, later, a durable outbox sits between the key press and the 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ from .unreadable_tasks import stand_in
 if TYPE_CHECKING:
     from client import RunEvent, Task
 
-# Listings up to this size are compared with the shown rows on the event loop (a few ms).
+    from .draft_store import DraftStore
+
+# Listings up to this size are compared with the shown rows on the event loop.
 PREPARE_INLINE_TASKS = 2000
 
 # The next poll waits at least this many times as long as the last one took.
@@ -74,6 +77,7 @@ class ConsoleServices:
         prefetch: Prefetch | None = None,
         poll_client: CommandCenterClient,
         outbox_problem: str | None = None,
+        draft_store: DraftStore | None = None,
     ) -> None:
         self.settings = settings
         self.decisions = DecisionService(
@@ -98,7 +102,16 @@ class ConsoleServices:
         self.inbox = InboxModel(stalled_after=settings.stalled_after, clock=clock)
         self.connection = ConnectionState()
         self.paused = False
+        # Edit-form drafts (what each control held), kept on disk as they change: see
+        # draft_store. Titles say which task a draft was for once the task has gone.
         self.drafts: dict[TaskKey, dict[str, Any]] = {}
+        self.draft_titles: dict[TaskKey, str] = {}
+        self._draft_store = draft_store
+        # Titles of tasks that left the inbox with a draft, for the app to say (then cleared).
+        self.left_with_drafts: list[str] = []
+        if draft_store is not None:
+            for key, (title, fields) in draft_store.load().items():
+                self.drafts[key], self.draft_titles[key] = fields, title
         self.in_flight: dict[TaskKey, OutboxEntry] = {}
         # Queued and failed decisions of this connection, by task: row markers and the queue.
         self.unsettled: dict[TaskKey, OutboxEntry] = {}
@@ -164,9 +177,13 @@ class ConsoleServices:
         # Kept for the next poll: its body to compare, its tasks to keep where unchanged.
         self._listing = listing
         if len(tasks) < PREPARE_INLINE_TASKS:
-            return self.inbox.apply(tasks)
-        prepared = await anyio.to_thread.run_sync(self.inbox.prepare, tasks)
-        return self.inbox.commit(prepared)
+            diff = self.inbox.apply(tasks)
+        else:
+            prepared = await anyio.to_thread.run_sync(self.inbox.prepare, tasks)
+            diff = self.inbox.commit(prepared)
+        if self.drafts:
+            self._drop_drafts_of_gone_tasks()
+        return diff
 
     def reload_unsettled(self) -> list[OutboxEntry]:
         entries = self.decisions.unsettled()
@@ -219,7 +236,7 @@ class ConsoleServices:
             if settlement.how.applied:
                 self.decided.add(key)
             self.inbox.remove(key)
-            self.drafts.pop(key, None)
+            self.discard_draft(key)
         elif isinstance(settlement.error, NotFoundError):
             self.inbox.remove(key)
         return settlement
@@ -279,6 +296,35 @@ class ConsoleServices:
             return f"Too late to undo: the decision to {what} was already sent."
         return None
 
+    def keep_draft(self, task: Task, fields: dict[str, Any]) -> None:
+        """Keep what the form's controls hold, in memory and on disk."""
+        self.drafts[task.key] = fields
+        self.draft_titles[task.key] = task.title
+        if self._draft_store is not None:
+            try:
+                self._draft_store.put(task.key, task.title, fields, time.time())
+            except sqlite3.Error:
+                self._draft_store = None  # kept for this console only; said at the next start
+                self.start_notices.append("Drafts can no longer be written to disk.")
+
+    def discard_draft(self, key: TaskKey) -> bool:
+        """Forget a task's draft; whether there was one."""
+        had = self.drafts.pop(key, None) is not None
+        self.draft_titles.pop(key, None)
+        if had and self._draft_store is not None:
+            try:
+                self._draft_store.drop(key)
+            except sqlite3.Error:
+                self._draft_store = None
+        return had
+
+    def _drop_drafts_of_gone_tasks(self) -> None:
+        """After a whole listing: a draft whose task is no longer pending cannot be sent."""
+        for key in [k for k in self.drafts if k not in self.inbox]:
+            title = self.draft_titles.get(key, "a task")
+            if self.discard_draft(key) and key not in self.decided:
+                self.left_with_drafts.append(title)
+
     def draft_edits(self, task: Task) -> DraftEdits | None:
         """The kept draft of ``task`` as typed values, if it changes anything."""
         return draft_edits(task, self.drafts.get(task.key))
@@ -321,3 +367,5 @@ class ConsoleServices:
     async def aclose(self) -> None:
         await self.client.aclose()
         self._poll_owner.close()  # the copy shares, and so cannot close, its pool
+        if self._draft_store is not None:
+            self._draft_store.close()

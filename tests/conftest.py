@@ -30,13 +30,14 @@ def explicit_test_keyring() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True, scope="session")
-def scratch_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test writes to the user's real state directory (outbox, audit, crash reports);
-    tests that need their own set COMMAND_CENTER_STATE_DIR themselves."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COMMAND_CENTER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
-        yield
+@pytest.fixture(autouse=True)
+def scratch_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes to the user's real state directory (outbox, audit, drafts, crash
+    reports), and no test sees another's: each has its own. Tests that need a particular one
+    set COMMAND_CENTER_STATE_DIR themselves."""
+    monkeypatch.setenv("COMMAND_CENTER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

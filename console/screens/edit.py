@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import on
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.widgets import Input, Select, Static, Switch, TextArea
 
 from ..decisions import Decision
 from ..messages import DecisionMade
@@ -17,9 +18,13 @@ from ..widgets.key_bar import KeyBar
 from ._console_screen import ConsoleScreen
 from .modals import TOO_FAST, ArmedConfirmation
 
+# A draft is written to disk once typing pauses this long (s), and on leaving the form.
+DRAFT_PAUSE = 0.5
+
 if TYPE_CHECKING:
     from textual import events
     from textual.app import ComposeResult
+    from textual.timer import Timer
 
     from client import Task
 
@@ -37,6 +42,11 @@ class EditScreen(ConsoleScreen):
         self.target = task
         # The field the operator was in: focus returns to it from the review.
         self._last_editor: FieldEditor | None = None
+        # What the controls held when the form opened on the task's own values (None: on a
+        # draft): a form typed back to them keeps no draft.
+        self._pristine: dict[str, Any] | None = None
+        self._mounted = False
+        self._keep_timer: Timer | None = None
 
     def about_task(self) -> TaskKey | None:
         return self.target.key
@@ -57,8 +67,23 @@ class EditScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         editors = list(self.query(FieldEditor))
+        if not self.services.drafts.get(self.target.key):
+            self._pristine = {e.field.name: e.raw() for e in editors}
+        self._mounted = True
         if editors:
             editors[0].control.focus()
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _edited(self) -> None:
+        """Typing is written to disk a moment after it pauses: a dropped SSH session keeps it."""
+        if not self._mounted:
+            return  # the controls filling in as the form opens
+        if self._keep_timer is not None:
+            self._keep_timer.stop()
+        self._keep_timer = self.set_timer(DRAFT_PAUSE, self._keep_draft)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Remember the field focus went to (a select's open list counts as its field)."""
@@ -87,7 +112,14 @@ class EditScreen(ConsoleScreen):
         return list(self.query(FieldEditor))
 
     def _keep_draft(self) -> None:
-        self.services.drafts[self.target.key] = {e.field.name: e.raw() for e in self._editors()}
+        if self._keep_timer is not None:
+            self._keep_timer.stop()
+            self._keep_timer = None
+        held = {e.field.name: e.raw() for e in self._editors()}
+        if held == self._pristine:
+            self.services.discard_draft(self.target.key)  # nothing changed, or typed back
+            return
+        self.services.keep_draft(self.target, held)
 
     def action_leave(self) -> None:
         self._keep_draft()

@@ -15,6 +15,7 @@ from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest
 from ..safe_text import clean
 from ..widgets.key_bar import KeyBar
 from ..widgets.task_table import (
+    DRAFT,
     FAILED,
     HELD,
     QUEUED,
@@ -127,6 +128,8 @@ class InboxScreen(TaskScreen):
         entry = services.unsettled.get(row.key)
         if entry is not None:
             return entry_marker(entry)
+        if row.key in services.drafts:
+            return DRAFT
         if services.inbox.is_stalled(row.task):
             return STALLED
         return None

@@ -37,6 +37,7 @@ QUEUED = ("⧗", "queued")
 FAILED = ("✗", "failed")
 HELD = ("↶", "held")
 UNREADABLE = ("⚠", "unreadable")
+DRAFT = ("✎", "draft")
 
 
 def entry_marker(entry: OutboxEntry, now: datetime | None = None) -> tuple[str, str]:

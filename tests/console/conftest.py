@@ -19,6 +19,8 @@ from client import AsyncCommandCenterClient
 from console._prefetch import Prefetch, polling_client
 from console.app import CommandCenterApp
 from console.audit import AuditLog
+from console.decisions import Where
+from console.draft_store import DraftStore
 from console.launch import build_app
 from console.outbox import Outbox
 from console.screens.modals import ARM_SECONDS
@@ -51,7 +53,7 @@ def audit(tmp_path: Path) -> AuditLog:
 
 @pytest.fixture
 def make_console(
-    stub_app: FastAPI, fixed_now: datetime, outbox: Outbox, audit: AuditLog
+    stub_app: FastAPI, fixed_now: datetime, outbox: Outbox, audit: AuditLog, tmp_path: Path
 ) -> ConsoleFactory:
     def make(
         *,
@@ -85,6 +87,8 @@ def make_console(
             audit=audit,
             prefetch=Prefetch(poller) if poller is not None else None,
             poll_client=poller,
+            # This test's own drafts file: consoles made by one test share it, as restarts do.
+            draft_store=DraftStore(tmp_path / "state" / "drafts.sqlite3", Where.of(settings)),
         )
 
     return make

@@ -46,6 +46,8 @@ from textual.widgets import Input, Markdown, Select, Static, Switch, TextArea
 from client import AsyncCommandCenterClient, FieldType, PayloadField, Task
 from console.app import CommandCenterApp
 from console.audit import AuditLog
+from console.decisions import Where
+from console.draft_store import DraftStore
 from console.field_values import text_of
 from console.launch import build_app
 from console.outbox import Outbox
@@ -319,6 +321,7 @@ async def console_session(
             clock=lambda: FIXED_NOW,
             outbox=Outbox(tmp / "outbox.sqlite3"),
             audit=AuditLog(tmp / "audit.jsonl"),
+            draft_store=DraftStore(tmp / "drafts.sqlite3", Where.of(settings_)),
         )
         written = record_terminal(app)
         # Toasts and tooltips are off in run_test by default; both show server text.
@@ -864,8 +867,8 @@ def test_a_value_json_cannot_carry_is_refused_before_sending(tmp_path: Path) -> 
             assert any("Infinity" in error for error in errors)
             # Approving sends every editable value, and this one JSON cannot carry: refused
             # before anything is recorded or sent, in words.
-            await session.press("escape", "a")
-            await session.answer("w")  # without the (invalid) draft
+            await session.press("escape", "a")  # the form was not changed: no draft is kept
+            await session.answer("y")
             await session.until(lambda: any("cannot be sent" in n for n in session.notes()))
             assert sent == []
             assert not app.services.decisions.unsettled()
