@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,10 +14,7 @@ from console.screens.modals import NoticeScreen
 
 from .conftest import ConsoleFactory, wait_for
 from .test_console_flows import loaded, table
-
-
-def notes(app: Any) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in app._notifications]
+from .test_trust_at_the_keyboard import told as notes
 
 
 async def test_y_and_shift_y_copy_the_reference_the_cli_takes_and_the_run_id(
