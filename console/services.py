@@ -296,16 +296,18 @@ class ConsoleServices:
             return f"Too late to undo: the decision to {what} was already sent."
         return None
 
-    def keep_draft(self, task: Task, fields: dict[str, Any]) -> None:
-        """Keep what the form's controls hold, in memory and on disk."""
+    def keep_draft(self, task: Task, fields: dict[str, Any]) -> str | None:
+        """Keep what the form's controls hold, in memory and on disk; why not on disk, the
+        first time writing fails (drafts then last as long as this console)."""
         self.drafts[task.key] = fields
         self.draft_titles[task.key] = task.title
         if self._draft_store is not None:
             try:
                 self._draft_store.put(task.key, task.title, fields, time.time())
-            except sqlite3.Error:
-                self._draft_store = None  # kept for this console only; said at the next start
-                self.start_notices.append("Drafts can no longer be written to disk.")
+            except sqlite3.Error as exc:
+                self._draft_store = None
+                return f"{exc}: drafts are kept only while this console runs."
+        return None
 
     def discard_draft(self, key: TaskKey) -> bool:
         """Forget a task's draft; whether there was one."""

@@ -144,6 +144,14 @@ class TaskScreen(ConsoleScreen):
         return task
 
     def _copy(self, text: str, what: str) -> None:
+        shown = clean(text, max_len=300, multiline=False)
+        if shown != text:  # pasted, control characters would run as keys in a terminal
+            self.refuse(
+                "Not copied",
+                f"The {what.lower()} holds control or invisible characters ({shown}): "
+                "pasted into a terminal they could act as keys.",
+            )
+            return
         self.app.copy_to_clipboard(text)
         if in_tmux():
             self._copy_to_tmux(text, what)

@@ -119,7 +119,14 @@ class EditScreen(ConsoleScreen):
         if held == self._pristine:
             self.services.discard_draft(self.target.key)  # nothing changed, or typed back
             return
-        self.services.keep_draft(self.target, held)
+        problem = self.services.keep_draft(self.target, held)
+        if problem is not None:
+            self.notify(
+                problem,
+                title="The draft could not be saved to disk",
+                severity="warning",
+                markup=False,
+            )
 
     def action_leave(self) -> None:
         self._keep_draft()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +92,25 @@ def test_a_web_link_cannot_be_reshaped_by_an_id() -> None:
     assert "only {workflow_id}, {run_id}, {task_id}" in (web_url_problem("https://x/{token}") or "")
     assert "https://" in (web_url_problem("javascript:alert(1)//{run_id}") or "")
     assert "not a template" in (web_url_problem("https://x/{run_id") or "")
+
+
+async def test_a_reference_with_control_characters_is_not_copied(
+    make_console: ConsoleFactory, stub_state: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pasted into a shell, an ESC or a bidi override in a server's id would act as keys."""
+    from server_stub.state import NewTask, Workflow
+
+    monkeypatch.delenv("TMUX", raising=False)
+    stub_state.add_workflow(Workflow("wf_odd", "Odd ids"))
+    hostile = "run_\x1b]0;pwned\x07\u202e"
+    stub_state.add_run("wf_odd", hostile, tasks=[NewTask("t", {"title": "Odd"}, "approval")])
+    app = make_console()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(app, pilot)
+        key = next(r.key for r in table(app).rows if r.key[0] == "wf_odd")
+        assert table(app).move_to_key(key)
+        await pilot.press("y")
+        assert isinstance(app.screen, NoticeScreen)
+        assert app.clipboard == ""
+        text = str(app.screen.query_one("#notice-text").render())
+        assert "\x1b" not in text and "control" in text
