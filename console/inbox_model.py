@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import compress, filterfalse
 from operator import attrgetter, not_
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 
 import msgspec
 
@@ -150,6 +150,7 @@ def _by_type(row: InboxRow) -> tuple[str, float, TaskKey]:
 
 
 _TASK_OF = attrgetter("task")
+_T = TypeVar("_T")
 
 _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
     SortKey.AGE: _by_age,
@@ -176,6 +177,11 @@ def _reordered(
     for row in sorted(new_rows, key=by):
         bisect.insort(result, row, key=by)
     return tuple(result)
+
+
+def _cut(items: tuple[_T, ...], at: int) -> tuple[_T, ...]:
+    """``items`` without the one at ``at`` (found by a binary search; -1: not there)."""
+    return items[:at] + items[at + 1 :] if at >= 0 else items
 
 
 def _search_texts(rows: Iterable[InboxRow]) -> Texts:
@@ -342,12 +348,12 @@ class InboxModel:
         rows = dict(self._rows)
         del rows[key]
         self._rows = rows
-        ordered = {s: tuple([r for r in lst if r is not row]) for s, lst in self._ordered.items()}
+        at = {s: ViewRows(lst, _ORDER[s]).position(row) for s, lst in self._ordered.items()}
+        ordered = {s: _cut(lst, at[s]) for s, lst in self._ordered.items()}
         texts: dict[SortKey, tuple[Rows, Texts]] = {}
         for sort, (rows_of, texts_of) in self._texts.items():
             if rows_of is self._ordered.get(sort):  # still current: keep its texts in step
-                pairs = [(r, t) for r, t in zip(rows_of, texts_of, strict=True) if r is not row]
-                texts[sort] = (ordered[sort], tuple([t for _, t in pairs]))
+                texts[sort] = (ordered[sort], _cut(texts_of, at[sort]))
         self._ordered, self._texts = ordered, texts
         view = self._view
         if view is not None:

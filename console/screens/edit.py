@@ -45,7 +45,6 @@ class EditScreen(ConsoleScreen):
         # What the controls held when the form opened on the task's own values (None: on a
         # draft): a form typed back to them keeps no draft.
         self._pristine: dict[str, Any] | None = None
-        self._mounted = False
         self._keep_timer: Timer | None = None
 
     def about_task(self) -> TaskKey | None:
@@ -66,10 +65,9 @@ class EditScreen(ConsoleScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        editors = list(self.query(FieldEditor))
+        editors = self._editors()
         if not self.services.drafts.get(self.target.key):
             self._pristine = {e.field.name: e.raw() for e in editors}
-        self._mounted = True
         if editors:
             editors[0].control.focus()
 
@@ -78,9 +76,8 @@ class EditScreen(ConsoleScreen):
     @on(Select.Changed)
     @on(Switch.Changed)
     def _edited(self) -> None:
-        """Typing is written to disk a moment after it pauses: a dropped SSH session keeps it."""
-        if not self._mounted:
-            return  # the controls filling in as the form opens
+        """Typing is written to disk a moment after it pauses: a dropped SSH session keeps it.
+        (The controls filling in as the form opens hold the pristine values: no draft.)"""
         if self._keep_timer is not None:
             self._keep_timer.stop()
         self._keep_timer = self.set_timer(DRAFT_PAUSE, self._keep_draft)

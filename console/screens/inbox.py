@@ -63,7 +63,7 @@ class FilterInput(Input):
     @property
     def content_width(self) -> int:
         """At least the box's width: the text's own width changes with every key, and each
-        change cost the whole screen a layout pass (half a filter keystroke's time)."""
+        change cost the whole screen a layout pass (docs/performance.md)."""
         return max(super().content_width, self.scrollable_content_region.width)
 
 
