@@ -8,11 +8,12 @@ Decision: screen → modal → ``submit_decision`` (outbox, held for the undo wi
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import anyio
 from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
@@ -24,6 +25,7 @@ from textual.worker import get_current_worker
 from client import APIError
 
 from . import crash
+from .bulk import SEND_AT_ONCE
 from .decisions import Decision, NotRecorded, OutcomeNotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
 from .messages import DecisionMade, InboxChanged, StatusChanged
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
     from client import Task
+
+    from .bulk import BatchPlan
 
 
 def _task_commands() -> type[Provider]:
@@ -90,7 +94,7 @@ class CommandCenterApp(App[None]):
         self.push_screen(InboxScreen())
         self.refresh_inbox()
         for notice in self.services.start_notices:
-            self.notify(notice, title="Outbox", severity="error", timeout=30, markup=False)
+            self.notify(notice, title="Saved state", severity="error", timeout=30, markup=False)
         self._send_leftovers()
         self._flush_audit()
 
@@ -144,6 +148,7 @@ class CommandCenterApp(App[None]):
                 self._broadcast_inbox(diff)
                 self._index_search()
             self._say_drafts_left()
+            self._say_marks_left()
         finally:
             self.schedule_refresh()
             self._broadcast_status()
@@ -159,6 +164,21 @@ class CommandCenterApp(App[None]):
                 title="A task with a draft left the inbox",
                 severity="warning",
                 timeout=12,
+                markup=False,
+            )
+
+    def _say_marks_left(self) -> None:
+        """Marked tasks that left the inbox (completed elsewhere, or expired) lose their mark."""
+        inbox = self.services.inbox
+        left, inbox.marks_left = inbox.marks_left, []
+        if left:
+            names = ", ".join(clean(t, max_len=40, multiline=False) for t in left[:3])
+            more = f" and {len(left) - 3:,} more" if len(left) > 3 else ""
+            self.notify(
+                f"{names}{more}: no longer pending, so no longer marked.",
+                title=f"{len(left):,} marked task(s) left the inbox",
+                severity="warning",
+                timeout=8,
                 markup=False,
             )
 
@@ -219,6 +239,73 @@ class CommandCenterApp(App[None]):
         else:
             self.send_decision(entry)
         self._move_on(decision.task.key)
+
+    @work(group="batch")
+    async def submit_batch(self, plan: BatchPlan, reason: str | None) -> None:
+        """A decision per task of ``plan``: recorded (held as one for the undo window), then
+        sent on its own, a few at a time; the status line counts them, a summary ends it."""
+        services = self.services
+        self._broadcast_status()
+        entries, problem = await services.record_batch(plan, reason)
+        self._broadcast_inbox(RowDiff(changed=[e.task_key for e in entries]))
+        self._broadcast_status()
+        if problem is not None:
+            self.notify(
+                f"{len(entries):,} of {len(plan.rows):,} decisions were recorded and go on; the "
+                f"rest were not recorded, so not sent: {problem}",
+                title="Batch cut short",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+        held = [e.send_after for e in entries if e.send_after is not None]
+        if held:
+            self._ensure_countdown()
+            await anyio.sleep(max(0.0, (max(held) - datetime.now(UTC)).total_seconds()))
+        await self._send_batch(entries)
+
+    async def _send_batch(self, entries: Sequence[OutboxEntry]) -> None:
+        services = self.services
+        tally = services.batch
+        assert tally is not None
+        limit = anyio.Semaphore(SEND_AT_ONCE)
+
+        async def one(entry: OutboxEntry) -> None:
+            async with limit:
+                try:
+                    released = services.release_for_batch(entry)
+                except OutboxError as exc:
+                    tally.failed_to_send(entry.task_key, entry.title, clean(str(exc)))
+                    return
+                if released is None:
+                    return  # undone: counted by the undo
+                try:
+                    settlement = await services.send(released)
+                except NotRecorded as exc:
+                    tally.failed_to_send(entry.task_key, entry.title, str(exc))
+                    return
+                tally.add(settlement)
+                self._settle(settlement)
+                self._broadcast_status()
+
+        async with anyio.create_task_group() as group:
+            for entry in entries:
+                group.start_soon(one, entry)
+        self._broadcast_status()
+        if tally.settled == tally.undone and not tally.not_recorded:
+            return  # all taken back: u said so
+        trouble = tally.failed or tally.queued or tally.not_recorded
+        note = f"\nFirst failure: {tally.first_failure}" if tally.first_failure else ""
+        kept = "; failed ones stay marked" if tally.failed else ""
+        self.notify(
+            f"{tally.summary()}{kept}.{note}",
+            title=f"Batch: {tally.total:,} {'approvals' if entries[0].approved else 'rejections'}"
+            if entries
+            else "Batch",
+            severity="warning" if trouble else "information",
+            timeout=15 if trouble else 8,
+            markup=False,
+        )
 
     def _move_on(self, key: TaskKey) -> None:
         """After a decision made on a task's own screen, show the next task of the inbox's view
@@ -377,20 +464,30 @@ class CommandCenterApp(App[None]):
             self._drain_timer.stop()
         self._drain_timer = self.set_timer(self.services.drain_delay(), self.drain_outbox)
 
-    def _report(self, settlement: Settlement, *, quiet_when_queued: bool = False) -> None:
-        entry = settlement.entry
-        key = entry.task_key
-        title = clean(entry.title, max_len=60, multiline=False)
-        how = settlement.how
-        if how.applied:
+    def _settle(self, settlement: Settlement) -> None:
+        """What a settled attempt changes on screen, said or not (a batch sums them up)."""
+        key = settlement.entry.task_key
+        if settlement.how.applied:
             self.services.drain_failures = 0
-            severity = "warning" if settlement.audit_error else "information"
-            self.notify(settlement.message, title="Done", severity=severity, markup=False)
             self._close_screens_about(key)
             self._broadcast_inbox(RowDiff(removed=[key]))
-            return
-        if settlement.queued:
+        elif settlement.queued:
             self.services.drain_failures += 1
+            self._broadcast_inbox(RowDiff(changed=[key]))
+            self._schedule_drain()
+        else:
+            removed = key not in self.services.inbox
+            self._broadcast_inbox(RowDiff(removed=[key]) if removed else RowDiff(changed=[key]))
+
+    def _report(self, settlement: Settlement, *, quiet_when_queued: bool = False) -> None:
+        entry = settlement.entry
+        title = clean(entry.title, max_len=60, multiline=False)
+        how = settlement.how
+        self._settle(settlement)
+        if how.applied:
+            severity = "warning" if settlement.audit_error else "information"
+            self.notify(settlement.message, title="Done", severity=severity, markup=False)
+        elif settlement.queued:
             if not quiet_when_queued:
                 self.notify(
                     settlement.message + " and will be sent again with the same key.",
@@ -399,19 +496,15 @@ class CommandCenterApp(App[None]):
                     timeout=10,
                     markup=False,
                 )
-            self._broadcast_inbox(RowDiff(changed=[key]))
-            self._schedule_drain()
-            return
-        verb = "approved" if entry.approved else "rejected"
-        self.notify(
-            settlement.message,
-            title=f"Not {verb}: {title}" if not how.task_done else f"Already completed: {title}",
-            severity="error" if not how.task_done else "warning",
-            timeout=12,
-            markup=False,
-        )
-        removed = key not in self.services.inbox
-        self._broadcast_inbox(RowDiff(removed=[key]) if removed else RowDiff(changed=[key]))
+        else:
+            verb = "approved" if entry.approved else "rejected"
+            self.notify(
+                settlement.message,
+                title=f"Already completed: {title}" if how.task_done else f"Not {verb}: {title}",
+                severity="error" if not how.task_done else "warning",
+                timeout=12,
+                markup=False,
+            )
 
     # -- quitting -------------------------------------------------------------------------------
 

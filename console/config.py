@@ -15,6 +15,9 @@ kept here (see ``credentials.py``). A broken file is reported by file, line and 
 
     [profiles.prod.keymap]
     "task.approve" = "A"
+
+    [profiles.prod.views]                 # named filters: command-center --view stalled-crm
+    stalled-crm = "workflow:crm stalled"
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import re
 import tempfile
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -38,6 +42,7 @@ from .settings import ConsoleSettings
 DEFAULT_PROFILE = "default"
 ENV_PREFIX = "COMMAND_CENTER_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+FILTER_MAX = 500  # characters of a view's (or --filter's) filter text
 
 
 class ConfigError(Exception):
@@ -71,10 +76,19 @@ class Profile:
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     allow_insecure_http: bool = False
+    notify: str = "bell"  # how new tasks are announced: "bell", "desktop" or "off"
+    views: dict[str, str] = field(default_factory=dict)  # view name → filter text, file order
 
 
 class _Invalid(ValueError):
-    """One value a profile cannot take; the message says what it must be."""
+    """One value a profile cannot take; the message says what it must be.
+
+    ``entries`` (name, problem) are the bad entries of a table, each reported where it is set.
+    """
+
+    def __init__(self, message: str, entries: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.entries = entries or []
 
 
 def _text(value: Any) -> str | None:
@@ -144,6 +158,47 @@ def _keymap(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def filter_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a filter (a view's or ``--filter``'s), or None.
+
+    Only the shape is judged here – one line of visible text, not too long; the filter language
+    itself is parsed by the inbox.
+    """
+    if not text.strip():
+        return "must not be empty"
+    if len(text) > FILTER_MAX:
+        return f"must be at most {FILTER_MAX} characters, not {len(text)}"
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
+            return f"must not hold control characters (U+{ord(char):04X} at character {position})"
+    return None
+
+
+def _views(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Invalid("must be a table of view names to filter text")
+    views: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for name, text in value.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(
+                (
+                    str(name),
+                    "is not allowed as a view name: use up to 64 letters, digits, '.', '_' or "
+                    "'-', starting with a letter or digit",
+                )
+            )
+        elif not isinstance(text, str):
+            problems.append((name, "must be filter text"))
+        elif (problem := filter_text_problem(text)) is not None:
+            problems.append((name, problem))
+        else:
+            views[name] = text
+    if problems:
+        raise _Invalid("; ".join(f"view {n!r} {p}" for n, p in problems), problems)
+    return views
+
+
 # How each setting is read from a file, a variable or a flag, and what it must be.
 _READERS: dict[str, Callable[[Any], Any]] = {
     "base_url": _text,
@@ -161,8 +216,14 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "theme": _text,
     "keymap": _keymap,
     "allow_insecure_http": _flag,
+    "notify": _choice("bell", "desktop", "off"),
+    "views": _views,
 }
 assert set(_READERS) == {f.name for f in fields(Profile)}
+
+# Tables whose environment variable holds a JSON object (an example of one for the message);
+# decoded before the reader, so text in the file is never taken for JSON.
+_JSON_IN_ENV = {"views": '{"mine": "type:review !new"}'}
 
 
 @dataclass(frozen=True)
@@ -199,6 +260,22 @@ class ConfigFile:
                     return number
                 continue
             if section and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+                return number
+        return None
+
+    def line_of_entry(self, profile: str, table: str, entry: str) -> int | None:
+        """The line where ``entry`` is set in ``[profiles.<profile>.<table>]``, if written so."""
+        quoted = r"\"?" + re.escape(profile) + r"\"?"
+        header = re.compile(
+            r"^\s*\[\s*profiles\s*\.\s*" + quoted + r"\s*\.\s*" + re.escape(table) + r"\s*\]"
+        )
+        key = re.compile(r"^\s*([\"']?)" + re.escape(entry) + r"\1\s*=")
+        section = False
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                section = bool(header.match(stripped))
+            elif section and key.match(line):
                 return number
         return None
 
@@ -265,10 +342,23 @@ def load_profile(
         chosen[key] = (raw, f"--{key.replace('_', '-')}")
     values: dict[str, Any] = {}
     for key, (raw, where) in chosen.items():
+        if key in _JSON_IN_ENV and where == _env_name(key):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                problems.append(f"{where}: must be a JSON object such as {_JSON_IN_ENV[key]}")
+                continue
         try:
             values[key] = _READERS[key](raw)
         except _Invalid as exc:
-            problems.append(f"{where}: {exc}")
+            if exc.entries and where == _in_file(config, name, key):
+                # A table's entries in the file: each bad one where it is set.
+                problems.extend(
+                    f"{_entry_in_file(config, name, key, entry)}: {problem}"
+                    for entry, problem in exc.entries
+                )
+            else:
+                problems.append(f"{where}: {exc}")
     if problems:
         raise ConfigError("Invalid configuration – " + "; ".join(problems))
     return Profile(**values)
@@ -282,6 +372,13 @@ def _in_file(config: ConfigFile, profile: str, key: str) -> str:
     line = config.line_of(profile, key)
     at = f" line {line}" if line else ""
     return f"{config.path}:{at} [profiles.{profile}] {key}"
+
+
+def _entry_in_file(config: ConfigFile, profile: str, table: str, entry: str) -> str:
+    line = config.line_of_entry(profile, table, entry) or config.line_of(profile, table)
+    at = f" line {line}" if line else ""
+    shown = entry if _NAME.match(entry) else repr(entry)  # a bad name may hold anything
+    return f"{config.path}:{at} [profiles.{profile}.{table}] {shown}"
 
 
 def to_console_settings(
@@ -314,6 +411,8 @@ def to_console_settings(
         undo_seconds=profile.undo_seconds,
         after_decision=profile.after_decision,
         web_url=profile.web_url,
+        notify=profile.notify,
+        views=dict(profile.views),
     )
 
 

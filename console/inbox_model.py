@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import math
 from array import array
 from collections import Counter
@@ -23,6 +24,7 @@ import msgspec
 from client import ListedTask
 
 from ._view_rows import ViewRows, positions
+from .filter_query import Kind, Query, Term, parse
 
 if TYPE_CHECKING:
     from client import Task
@@ -31,7 +33,8 @@ TaskKey = tuple[str, str, str]  # (workflow_id, run_id, task_id): ids are unique
 
 
 class SortKey(enum.StrEnum):
-    AGE = "age"
+    AGE = "age"  # oldest first: stalled approvals cost money
+    NEWEST = "newest"
     WORKFLOW = "workflow"
     TYPE = "type"
 
@@ -128,17 +131,16 @@ class WorkflowCount:
     count: int
 
 
-def _terms(text: str) -> tuple[str, ...]:
-    return tuple(text.casefold().split())
-
-
-def _narrows(old: tuple[str, ...], new: tuple[str, ...]) -> bool:
-    """Every row matching ``new`` also matches ``old`` (each old term lies inside a new one)."""
-    return all(any(o in n for n in new) for o in old)
+_query = functools.lru_cache(maxsize=64)(parse)  # the same text is parsed several times a key
 
 
 def _by_age(row: InboxRow) -> tuple[float, TaskKey]:
-    return (row.created, row.key)  # oldest first: stalled approvals cost money
+    return (row.created, row.key)
+
+
+def _by_newest(row: InboxRow) -> tuple[float, TaskKey]:
+    created = row.created
+    return (-created if created != math.inf else math.inf, row.key)  # unknown ages still last
 
 
 def _by_workflow(row: InboxRow) -> tuple[str, float, TaskKey]:
@@ -154,6 +156,7 @@ _T = TypeVar("_T")
 
 _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
     SortKey.AGE: _by_age,
+    SortKey.NEWEST: _by_newest,
     SortKey.WORKFLOW: _by_workflow,
     SortKey.TYPE: _by_type,
 }
@@ -182,6 +185,21 @@ def _reordered(
 def _cut(items: tuple[_T, ...], at: int) -> tuple[_T, ...]:
     """``items`` without the one at ``at`` (found by a binary search; -1: not there)."""
     return items[:at] + items[at + 1 :] if at >= 0 else items
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(name: str) -> str:
+    """A name as the filter compares it; names repeat across rows, each folded once."""
+    return name.casefold()
+
+
+def _word_hits(words: Sequence[Term], texts: Sequence[str]) -> list[bool]:
+    """Which of ``texts`` hold every positive word and none of the negated ones."""
+    if len(words) == 1 and not words[0].negated:
+        word = str(words[0].value)
+        return [word in text for text in texts]
+    pairs = [(str(w.value), w.negated) for w in words]
+    return [all((word in text) is not negated for word, negated in pairs) for text in texts]
 
 
 def _search_texts(rows: Iterable[InboxRow]) -> Texts:
@@ -217,12 +235,17 @@ class ViewRequest(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class View:
-    """The rows shown for one request, over one generation of rows."""
+    """The rows shown for one request, over one generation of rows.
+
+    ``stamp`` holds what else the rows depend on – the marks, the new flags, the minute – for
+    a query whose terms read them; a view with another stamp is out of date.
+    """
 
     base: Mapping[TaskKey, InboxRow]
     request: ViewRequest
-    terms: tuple[str, ...]
+    query: Query
     rows: ViewRows
+    stamp: tuple[int, ...] = ()
 
 
 class InboxModel:
@@ -251,10 +274,20 @@ class InboxModel:
         self._workflow: str | None = None
         self._view: View | None = None
         # The last few views of this generation of rows, oldest first: backspace is instant.
-        self._recent: dict[tuple[tuple[str, ...], SortKey, str | None], View] = {}
+        self._recent: dict[tuple[Query, SortKey, str | None], View] = {}
         self._workflows: list[WorkflowCount] | None = None
         # stalled_shown() of a filtered view: (view, cutoff, count), until either changes.
         self._stalled_shown: tuple[View, float, int] | None = None
+        # Marked tasks (space, *): they survive refreshes while their task is pending. The
+        # versions tell views that read marks or new flags when to look again.
+        self._marks: set[TaskKey] = set()
+        self._marks_version = 0
+        # Titles of marked tasks that left the inbox in a refresh, for the screen to say.
+        self.marks_left: list[str] = []
+        # Tasks that arrived after the first listing and that the cursor has not been on.
+        self._new: set[TaskKey] = set()
+        self._new_version = 0
+        self._loaded = False
 
     # -- refresh --------------------------------------------------------------------------------
 
@@ -300,8 +333,13 @@ class InboxModel:
         return Prepared(base, rows if diff else base, diff, ordered)
 
     def commit(self, prepared: Prepared) -> RowDiff:
-        """Swap in a prepared refresh; tasks removed here meanwhile stay removed."""
+        """Swap in a prepared refresh; tasks removed here meanwhile stay removed.
+
+        Tasks added after the first listing are new; marks and new flags of tasks that left
+        go with them (the marked ones' titles kept in :attr:`marks_left`).
+        """
         diff = prepared.diff
+        first, self._loaded = not self._loaded, True
         if not diff:
             return diff
         rows, ordered = prepared.rows, prepared.ordered
@@ -315,7 +353,23 @@ class InboxModel:
         self._ordered = ordered
         self._view = None
         self._workflows = None
+        if diff.removed:
+            self._forget(diff.removed, prepared.base)
+        if diff.added and not first:
+            self._new.update(key for key in diff.added if key in rows)
+            self._new_version += 1
         return diff
+
+    def _forget(self, keys: Iterable[TaskKey], base: Mapping[TaskKey, InboxRow]) -> None:
+        """Marks and new flags of tasks no longer pending."""
+        left = [key for key in keys if key in self._marks]
+        if left:
+            self._marks.difference_update(left)
+            self._marks_version += 1
+            self.marks_left.extend(base[key].task.title for key in left if key in base)
+        if not self._new.isdisjoint(keys):
+            self._new.difference_update(keys)
+            self._new_version += 1
 
     def apply(self, tasks: Iterable[ListedTask]) -> RowDiff:
         """Replace the inbox with a fresh listing; report what changed."""
@@ -358,8 +412,14 @@ class InboxModel:
         view = self._view
         if view is not None:
             shown = view.rows.without(row, ordered[view.request.sort])
-            self._view = View(rows, view.request, view.terms, shown)
+            self._view = View(rows, view.request, view.query, shown, view.stamp)
         self._workflows = None
+        if key in self._marks:  # decided: the mark has done its work, nothing to say
+            self._marks.discard(key)
+            self._marks_version += 1
+        if key in self._new:
+            self._new.discard(key)
+            self._new_version += 1
         return True
 
     # -- what to show ---------------------------------------------------------------------------
@@ -402,44 +462,73 @@ class InboxModel:
             self._workflow if workflow is False else workflow,
         )
 
+    @property
+    def query(self) -> Query:
+        """The filter as the model reads it (with what it could not read)."""
+        return _query(self._filter)
+
+    def _stamp(self, query: Query) -> tuple[int, ...]:
+        """What rows of ``query`` depend on besides the rows themselves (see :class:`View`)."""
+        stamp: list[int] = []
+        if query.uses(Kind.MARKED):
+            stamp.append(self._marks_version)
+        if query.uses(Kind.NEW):
+            stamp.append(self._new_version)
+        if query.uses_clock:
+            stamp.append(int(self._stall_cutoff().timestamp()))  # moves once a minute
+        return tuple(stamp)
+
+    def _fits(self, view: View | None) -> bool:
+        return (
+            view is not None and view.base is self._rows and view.stamp == self._stamp(view.query)
+        )
+
     def _current(self, view: View | None) -> bool:
-        return view is not None and view.base is self._rows and view.request == self.request()
+        return self._fits(view) and view is not None and view.request == self.request()
+
+    def stale(self) -> bool:
+        """The shown view no longer fits (the minute moved under an age term, say): the screen
+        asks for it again."""
+        return self._view is not None and not self._current(self._view)
 
     def _narrowable(self, request: ViewRequest) -> View | None:
         """The last view, if ``request`` can only narrow it (same rows, sort and workflow)."""
         view = self._view
         if (
             view is not None
-            and view.base is self._rows
+            and self._fits(view)
             and view.request.sort is request.sort
             and view.request.workflow == request.workflow
-            and _narrows(view.terms, _terms(request.text))
+            and _query(request.text).narrows(view.query)
         ):
             return view
         return None
 
     def view_cost(self, request: ViewRequest) -> int:
         """Roughly how many row visits ``request`` takes: decides whether it is worth a thread."""
-        terms = _terms(request.text)
-        if self._recent_view(request, terms) is not None:
+        query = _query(request.text)
+        if self._recent_view(request, query) is not None:
             return 0
+        words = bool(query.words)
+        tests = len(query.terms) - len(query.words)
         narrowable = self._narrowable(request)
         if narrowable is not None:
             shown = len(narrowable.rows)
-            return shown if not terms or self._texts_ready(request.sort) else shown * _TEXT_COST
+            text_cost = 1 if not words or self._texts_ready(request.sort) else _TEXT_COST
+            return shown * (text_cost + tests)
         total = len(self._rows)
         cost = total * _SORT_COST if request.sort not in self._ordered else 0
         if request.workflow is not None:
             cost += total
-        if terms:
+        if words:
             # Search texts not made yet (the worker is still at it): a payload read per row.
             cost += total if self._texts_ready(request.sort) else total * _TEXT_COST
-        return cost
+        return cost + total * tests
 
-    def _recent_view(self, request: ViewRequest, terms: tuple[str, ...]) -> View | None:
+    def _recent_view(self, request: ViewRequest, query: Query) -> View | None:
         """A view computed for the same rows and request a few keystrokes ago (backspace)."""
-        view = self._recent.get((terms, request.sort, request.workflow))
-        return view if view is not None and view.base is self._rows else None
+        view = self._recent.get((query, request.sort, request.workflow))
+        return view if self._fits(view) else None
 
     def view_for(
         self, request: ViewRequest, cancelled: Callable[[], bool] | None = None
@@ -449,14 +538,15 @@ class InboxModel:
         Safe in a worker thread; returns ``None`` as soon as ``cancelled()`` says a newer
         keystroke made the work pointless.
         """
-        terms = _terms(request.text)
+        query = _query(request.text)
         base = self._rows
-        recent = self._recent_view(request, terms)
+        stamp = self._stamp(query)
+        recent = self._recent_view(request, query)
         if recent is not None:
-            return View(base, request, terms, recent.rows)
+            return View(base, request, query, recent.rows, stamp)
         last = self._narrowable(request)
-        if last is not None and last.terms == terms:
-            return View(base, request, terms, last.rows)
+        if last is not None and last.query == query:
+            return View(base, request, query, last.rows, stamp)
         ordered = self._ordered_rows(request.sort)
         by = _ORDER[request.sort]
         at: array[int] | None = None  # None: every row of ``ordered``
@@ -467,23 +557,78 @@ class InboxModel:
             at = positions(
                 compress(range(len(ordered)), [r.task.workflow_id == workflow for r in ordered])
             )
-        if not terms:
-            return View(base, request, terms, ViewRows(ordered, by, at))
-        texts_at = self._texts_at(request.sort, ordered, at)
+        if not query:
+            return View(base, request, query, ViewRows(ordered, by, at), stamp)
+        words = query.words
+        tests = [self._row_test(t) for t in query.terms if t.kind is not Kind.WORD]
+        texts_at = self._texts_at(request.sort, ordered, at) if words else None
         found = positions()
         count = len(ordered) if at is None else len(at)
         for start in range(0, count, _CHUNK):
             if cancelled is not None and cancelled():
                 return None
             stop = min(start + _CHUNK, count)
-            chunk = texts_at(start, stop)
-            if len(terms) == 1:
-                term = terms[0]
-                hits = [term in text for text in chunk]
-            else:
-                hits = [all(t in text for t in terms) for text in chunk]
-            found.extend(compress(range(start, stop) if at is None else at[start:stop], hits))
-        return View(base, request, terms, ViewRows(ordered, by, found))
+            places = range(start, stop) if at is None else at[start:stop]
+            hits: list[bool] | None = None
+            if texts_at is not None:
+                hits = _word_hits(words, texts_at(start, stop))
+            if tests:
+                chunk = ordered[start:stop] if at is None else [ordered[i] for i in places]
+                for test in tests:
+                    more = list(map(test, chunk))
+                    hits = more if hits is None else list(map(bool.__and__, hits, more))
+            assert hits is not None
+            found.extend(compress(places, hits))
+        return View(base, request, query, ViewRows(ordered, by, found), stamp)
+
+    def _row_test(self, term: Term) -> Callable[[InboxRow], bool]:
+        """Whether a row matches one term that is not a free word (those read the texts)."""
+        kind, value = term.kind, term.value
+        text = str(value)
+
+        def test(row: InboxRow) -> bool:  # one per kind below
+            raise AssertionError(kind)
+
+        if kind is Kind.WORKFLOW:
+
+            def test(row: InboxRow) -> bool:
+                task = row.task
+                return text in _folded(task.workflow_label) or text in _folded(task.workflow_id)
+
+        elif kind is Kind.TYPE:
+
+            def test(row: InboxRow) -> bool:
+                return text in _folded(row.task.task_type or "")
+
+        elif kind is Kind.RUN:
+            starts = (text, "run_" + text)
+
+            def test(row: InboxRow) -> bool:
+                return row.task.run_id.casefold().startswith(starts)
+
+        elif kind is Kind.OLDER or kind is Kind.YOUNGER:
+            line = self._minute_now() - float(value)
+            older = kind is Kind.OLDER
+
+            def test(row: InboxRow) -> bool:
+                return row.created < line if older else line < row.created < math.inf
+
+        elif kind is Kind.STALLED:
+            cutoff = self._stall_cutoff().timestamp()
+
+            def test(row: InboxRow) -> bool:
+                return row.created <= cutoff
+
+        else:
+            keys = self._marks if kind is Kind.MARKED else self._new
+
+            def test(row: InboxRow) -> bool:
+                return row.key in keys
+
+        if term.negated:
+            positive = test
+            return lambda row: not positive(row)
+        return test
 
     def _texts_at(
         self, sort: SortKey, ordered: Rows, at: array[int] | None
@@ -524,7 +669,7 @@ class InboxModel:
     def _remember(self, view: View) -> None:
         if any(v.base is not view.base for v in self._recent.values()):
             self._recent.clear()
-        key = (view.terms, view.request.sort, view.request.workflow)
+        key = (view.query, view.request.sort, view.request.workflow)
         self._recent.pop(key, None)
         self._recent[key] = view
         while len(self._recent) > _RECENT_VIEWS:
@@ -546,6 +691,87 @@ class InboxModel:
             rows = tuple(sorted(self._rows.values(), key=_ORDER[sort]))
             self._ordered[sort] = rows
         return rows
+
+    # -- marks and new flags ----------------------------------------------------------------
+
+    @property
+    def marks(self) -> frozenset[TaskKey]:
+        return frozenset(self._marks)
+
+    def is_marked(self, key: TaskKey) -> bool:
+        return key in self._marks
+
+    @property
+    def marked_count(self) -> int:
+        return len(self._marks)
+
+    def toggle_mark(self, key: TaskKey) -> bool:
+        """Mark or unmark a pending task; whether it is marked now."""
+        if key in self._marks:
+            self._marks.discard(key)
+        elif key in self._rows:
+            self._marks.add(key)
+        else:
+            return False
+        self._marks_version += 1
+        return key in self._marks
+
+    def mark(self, keys: Iterable[TaskKey]) -> int:
+        """Mark pending tasks; how many were not marked before."""
+        before = len(self._marks)
+        rows = self._rows
+        self._marks.update(key for key in keys if key in rows)
+        added = len(self._marks) - before
+        if added:
+            self._marks_version += 1
+        return added
+
+    def unmark(self, keys: Iterable[TaskKey]) -> None:
+        before = len(self._marks)
+        self._marks.difference_update(keys)
+        if len(self._marks) != before:
+            self._marks_version += 1
+
+    def clear_marks(self) -> int:
+        count = len(self._marks)
+        if count:
+            self._marks.clear()
+            self._marks_version += 1
+        return count
+
+    def marked_rows(self) -> list[InboxRow]:
+        """The marked tasks in the age order (oldest first), as a batch is sent."""
+        marks = self._marks
+        return [row for row in self._ordered_rows(SortKey.AGE) if row.key in marks]
+
+    def is_new(self, key: TaskKey) -> bool:
+        return key in self._new
+
+    @property
+    def new_count(self) -> int:
+        return len(self._new)
+
+    def seen(self, key: TaskKey) -> bool:
+        """The cursor was on a new task: it is not new any more. Whether it was."""
+        if key not in self._new:
+            return False
+        self._new.discard(key)
+        self._new_version += 1
+        return True
+
+    def new_rows(self) -> list[InboxRow]:
+        new = self._new
+        return [self._rows[key] for key in new if key in self._rows]
+
+    def next_new(self, after: int) -> int | None:
+        """The position in the shown rows of the first new task after ``after`` (wrapping)."""
+        rows = self.rows()
+        # Each new task's place by binary search: a few new ones among 100,000 rows.
+        places = [rows.find(key, self._rows.get(key)) for key in self._new]
+        shown = sorted(p for p in places if p is not None)
+        if not shown:
+            return None
+        return shown[bisect.bisect_right(shown, after) % len(shown)]
 
     # -- outputs ----------------------------------------------------------------------------
 
@@ -580,6 +806,10 @@ class InboxModel:
     def age(self, task: Task | ListedTask) -> timedelta | None:
         return self.clock() - task.created_at if task.created_at else None
 
+    def _minute_now(self) -> float:
+        """Now, to the whole minute: what the age terms compare with (see _stall_cutoff)."""
+        return self.clock().replace(second=0, microsecond=0).timestamp()
+
     def _stall_cutoff(self) -> datetime:
         """Tasks created at or before this are stalled.
 
@@ -605,7 +835,7 @@ class InboxModel:
         one pass over its rows, remembered for that view until the cutoff moves (once a minute).
         """
         request = self.request()
-        if request.workflow is None and not _terms(request.text):
+        if request.workflow is None and not _query(request.text):
             return self.stalled_count()
         rows = self.rows()
         view = self._view

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .audit import AuditLog
     from .draft_store import DraftStore
     from .outbox import Outbox
+    from .ui_state import UiState
 
 
 def build_app(
@@ -37,6 +38,7 @@ def build_app(
     prefetch: Prefetch | None = None,
     poll_client: CommandCenterClient | None = None,
     draft_store: DraftStore | None = None,
+    ui_state: UiState | None = None,
 ) -> CommandCenterApp:
     """The app on ``settings``; ``http_client`` (async) replaces the network for every request
     – the poll reaches it through the same blocking client in a thread (LoopTransport)."""
@@ -50,6 +52,7 @@ def build_app(
     from .draft_store import DraftStore, DraftStoreError
     from .outbox import Outbox, OutboxError
     from .services import ConsoleServices
+    from .ui_state import UiState
 
     client = AsyncCommandCenterClient(
         settings.base_url,
@@ -78,12 +81,15 @@ def build_app(
             draft_store = DraftStore.default(Where.of(settings))
         except DraftStoreError as exc:  # drafts then last as long as this console
             drafts_problem = str(exc)
+    if ui_state is None:
+        ui_state = UiState.default()
     services = ConsoleServices(
         settings,
         client,
         outbox=outbox,
         outbox_problem=problem,
         draft_store=draft_store,
+        ui_state=ui_state,
         audit=audit or AuditLog.default(),
         clock=clock,
         prefetch=prefetch,
@@ -91,6 +97,8 @@ def build_app(
     )
     if drafts_problem is not None:
         services.start_notices.append(drafts_problem)
+    if ui_state.problem is not None:
+        services.start_notices.append(ui_state.problem)
     secret = Secret(token)
     return CommandCenterApp(services, secrets=lambda: (secret.reveal(),))
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from client import (
     AsyncCommandCenterClient,
@@ -26,13 +27,14 @@ from client import (
 
 from ._prefetch import Prefetch
 from .audit import AuditLog
+from .bulk import BatchTally
 from .connection_state import (
     MAX_RETRY_AFTER,
     STALE_GRACE,
     ConnectionState,
     retry_backoff,
 )
-from .decisions import Decision, DecisionService, Settlement, Where
+from .decisions import Decision, DecisionService, NotRecorded, Settlement, Where
 from .drafts import DraftEdits, draft_edits
 from .inbox_model import InboxModel, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
@@ -43,7 +45,9 @@ from .unreadable_tasks import stand_in
 if TYPE_CHECKING:
     from client import RunEvent, Task
 
+    from .bulk import BatchPlan
     from .draft_store import DraftStore
+    from .ui_state import UiState
 
 # Listings up to this size are compared with the shown rows on the event loop.
 PREPARE_INLINE_TASKS = 2000
@@ -78,6 +82,7 @@ class ConsoleServices:
         poll_client: CommandCenterClient,
         outbox_problem: str | None = None,
         draft_store: DraftStore | None = None,
+        ui_state: UiState | None = None,
     ) -> None:
         self.settings = settings
         self.decisions = DecisionService(
@@ -112,6 +117,11 @@ class ConsoleServices:
         if draft_store is not None:
             for key, (title, fields) in draft_store.load().items():
                 self.drafts[key], self.draft_titles[key] = fields, title
+        self.ui_state = ui_state
+        # The last batch of decisions (marks, a / x): its progress and outcomes; and the
+        # outbox keys of its decisions while they are held, for u to take back together.
+        self.batch: BatchTally | None = None
+        self._batch_held: set[str] = set()
         self.in_flight: dict[TaskKey, OutboxEntry] = {}
         # Queued and failed decisions of this connection, by task: row markers and the queue.
         self.unsettled: dict[TaskKey, OutboxEntry] = {}
@@ -241,6 +251,74 @@ class ConsoleServices:
             self.inbox.remove(key)
         return settlement
 
+    async def record_batch(
+        self, plan: BatchPlan, reason: str | None
+    ) -> tuple[list[OutboxEntry], str | None]:
+        """Record one decision per task of ``plan`` (held for the undo window, as one); the
+        entries recorded, and why the rest were not (recording stops at the first refusal).
+
+        Yields to the event loop between tasks: building a thousand tasks' bodies and
+        writing them must not freeze the screen.
+        """
+        entries: list[OutboxEntry] = []
+        problem: str | None = None
+        self.batch = BatchTally(len(plan.rows))
+        try:
+            for number, row in enumerate(plan.rows):
+                task = row.task.full()
+                decision = (
+                    Decision.approve(task) if plan.approved else Decision.reject(task, reason)
+                )
+                try:
+                    entries.append(
+                        self.decisions.record(
+                            task.key,
+                            task.title,
+                            approved=decision.approved,
+                            result=decision.result,
+                            original=decision.original,
+                        )
+                    )
+                except NotRecorded as exc:
+                    problem = str(exc)
+                    break
+                if number % 32 == 31:
+                    await anyio.lowlevel.checkpoint()
+        finally:
+            self.batch.not_recorded = len(plan.rows) - len(entries)
+            self._batch_held = {e.key for e in entries if e.state is EntryState.HELD}
+            self.reload_unsettled()
+        return entries, problem
+
+    def release_for_batch(self, entry: OutboxEntry) -> OutboxEntry | None:
+        """End a batch decision's undo window; None if it was undone meanwhile."""
+        self._batch_held.discard(entry.key)
+        if entry.state is not EntryState.HELD:
+            return entry
+        return self.decisions.release(entry.key)
+
+    def decision_blocker(self, key: TaskKey) -> str | None:
+        """Why no new decision may be made on the task ``key`` now, in words; None if it may."""
+        if key in self.unreadable:
+            return (
+                "This entry of the platform's answer is not a readable task, so nothing can be "
+                "decided on it. Enter shows its raw JSON."
+            )
+        if self.decisions.outbox is None:
+            return self.decisions.outbox_problem or "No outbox."
+        if key in self.in_flight:
+            return "A decision for this task is being sent right now."
+        pending = self.unsettled.get(key)
+        if pending is None:
+            return None
+        if pending.state is EntryState.HELD:
+            where = "is held in its undo window: press u to undo it first."
+        elif pending.state is EntryState.QUEUED:
+            where = "is queued in the outbox and will be sent again; see the outbox (O)."
+        else:
+            where = "failed and waits in the outbox (O): retry or discard it there first."
+        return f"A decision to {pending.verb} this task {where}"
+
     def queued(self) -> list[OutboxEntry]:
         """Queued decisions of this connection that are not being sent right now."""
         return [
@@ -275,6 +353,8 @@ class ConsoleServices:
                 return None, late
             return None, "Nothing to undo: no decision is waiting in its undo window."
         entry = max(held, key=lambda e: e.created_at)
+        if entry.key in self._batch_held:
+            return self._undo_batch(held)
         try:
             undone = self.decisions.undo(entry.key)
         finally:
@@ -283,6 +363,29 @@ class ConsoleServices:
         if undone is None:
             return None, f"Too late to undo: the decision to {what} is already on its way."
         return undone, f"Undone: the decision to {what} was never sent."
+
+    def _undo_batch(self, held: list[OutboxEntry]) -> tuple[OutboxEntry | None, str]:
+        """``u`` on a batch: every decision of it still in its window is taken back."""
+        undone: list[OutboxEntry] = []
+        try:
+            for entry in held:
+                if entry.key in self._batch_held:
+                    back = self.decisions.undo(entry.key)
+                    self._batch_held.discard(entry.key)
+                    if back is not None:
+                        undone.append(back)
+        finally:
+            self.reload_unsettled()
+        if self.batch is not None:
+            self.batch.undone += len(undone)
+        if not undone:
+            return None, "Too late to undo: the batch is already on its way."
+        verb = "approvals" if undone[0].approved else "rejections"
+        one = "approval" if undone[0].approved else "rejection"
+        return undone[0], (
+            f"Undone: {len(undone):,} {verb if len(undone) != 1 else one} of the batch "
+            "were never sent."
+        )
 
     def _too_late(self) -> str | None:
         """What ``u`` says when the newest decision already left its window."""
@@ -326,6 +429,20 @@ class ConsoleServices:
             title = self.draft_titles.get(key, "a task")
             if self.discard_draft(key) and key not in self.decided:
                 self.left_with_drafts.append(title)
+
+    def preview_choice(self) -> bool | None:
+        """Whether the operator turned the inbox's preview pane on or off (None: never)."""
+        if self.ui_state is None:
+            return None
+        return self.ui_state.preview(self.settings.profile or "default")
+
+    def choose_preview(self, shown: bool) -> str | None:
+        """Remember the pane's choice for the profile; why it could not be saved, if so."""
+        if self.ui_state is None:
+            from .ui_state import UiState
+
+            self.ui_state = UiState(None)  # this console only
+        return self.ui_state.set_preview(self.settings.profile or "default", shown)
 
     def draft_edits(self, task: Task) -> DraftEdits | None:
         """The kept draft of ``task`` as typed values, if it changes anything."""

@@ -39,6 +39,15 @@ class ConsoleSettings:
     after_decision: str = "next"
     # A run's page in the platform's web console (w): {workflow_id}, {run_id}, {task_id}.
     web_url: str | None = None
+    # How the console alerts when new tasks arrive: "bell", "desktop" (a notification) or "off".
+    notify: str = "bell"
+    # Named filters of the profile ([profiles.<name>.views]): view name → filter text, in the
+    # order the file lists them.
+    views: dict[str, str] = field(default_factory=dict)
+    # The filter text the inbox starts with (--filter, or --view's text); None: unfiltered.
+    start_filter: str | None = None
+    # The view --view chose, by name (for the status line); None with --filter or no filter.
+    start_view: str | None = None
 
     def client_options(self) -> dict[str, Any]:
         """What every client of the console and the CLI is built with, from these settings."""

@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
-from ..outbox import EntryState
-
 if TYPE_CHECKING:
     from client import Task
 
@@ -51,28 +49,8 @@ class ConsoleScreen(Screen[None]):
 
     def may_decide(self, task: Task, doing: str) -> bool:
         """Whether a new decision on ``task`` may be made now; refuses in a dialog if not."""
-        services = self.services
-        if task.key in services.unreadable:
-            self.refuse(
-                f"Cannot {doing}",
-                "This entry of the platform's answer is not a readable task, so nothing can be "
-                "decided on it. Enter shows its raw JSON.",
-            )
-            return False
-        if services.decisions.outbox is None:
-            self.refuse(f"Cannot {doing}", services.decisions.outbox_problem or "No outbox.")
-            return False
-        if task.key in services.in_flight:
-            self.refuse(f"Cannot {doing}", "A decision for this task is being sent right now.")
-            return False
-        pending = services.unsettled.get(task.key)
-        if pending is not None:
-            if pending.state is EntryState.HELD:
-                where = "is held in its undo window: press u to undo it first."
-            elif pending.state is EntryState.QUEUED:
-                where = "is queued in the outbox and will be sent again; see the outbox (O)."
-            else:
-                where = "failed and waits in the outbox (O): retry or discard it there first."
-            self.refuse(f"Cannot {doing}", f"A decision to {pending.verb} this task {where}")
+        reason = self.services.decision_blocker(task.key)
+        if reason is not None:
+            self.refuse(f"Cannot {doing}", reason)
             return False
         return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -18,6 +17,7 @@ from ..safe_text import (
     safe_markdown_parser,
     safe_markdown_source,
 )
+from ..widgets._field_text import field_value_text
 from ..widgets.key_bar import KeyBar
 from ._task_screen import TaskScreen
 
@@ -29,26 +29,6 @@ if TYPE_CHECKING:
 # Textual's Markdown mounts a widget per block: a 400 kB description took about 25 s to open,
 # and the app answered no key meanwhile. A longer description is shown as plain text instead.
 MARKDOWN_LIMIT = 20_000
-# Rich wraps a table cell slowly (about 13 s for 400 kB): a longer value is cut in the field
-# list; the raw JSON view (J) shows it whole.
-FIELD_VALUE_LIMIT = 10_000
-
-
-def field_value_text(field: PayloadField) -> Text:
-    value = field.value
-    if isinstance(value, str):
-        text = safe(value)
-    elif isinstance(value, bool) or value is None:
-        text = safe(json.dumps(value))
-    elif isinstance(value, int | float):
-        text = safe(str(value))
-    else:
-        text = safe_json(value)
-    more = len(text) - FIELD_VALUE_LIMIT
-    if more > 0:
-        text.right_crop(more)
-        text.append(f"… ({more:,} more characters: J shows the raw JSON)", style="dim italic")
-    return text
 
 
 class FieldList(Static):

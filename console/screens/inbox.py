@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
+from textual.containers import Container
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+from ..filter_query import Kind
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
 from ..safe_text import clean
 from ..widgets.key_bar import KeyBar
+from ..widgets.task_preview import TaskPreview
 from ..widgets.task_table import (
     DRAFT,
     FAILED,
     HELD,
+    MARK,
+    NEW,
     QUEUED,
     SENDING,
     STALLED,
@@ -26,6 +32,8 @@ from ..widgets.task_table import (
     entry_marker,
 )
 from ._task_screen import TaskScreen
+
+_KEY_OF = attrgetter("key")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +48,10 @@ if TYPE_CHECKING:
 # next keystroke cancels. A thread costs a 100,000-row scan more than it saves: it shares the
 # interpreter with the event loop in turns (docs/performance.md).
 VIEW_INLINE_ROWS = 150_000
+# From this width the preview pane sits beside the list, and is shown unless turned off (v).
+PREVIEW_SIDE_WIDTH = 140
+# The pane follows the cursor once keys pause this long (s): a held j is not slowed by it.
+PREVIEW_PAUSE = 0.03
 
 
 def focus_now(widget: Widget) -> None:
@@ -75,12 +87,22 @@ class InboxScreen(TaskScreen):
         Binding("enter", "open", "Open", show=False, priority=True, id="inbox.open"),
         *TaskScreen.BINDINGS,
         Binding("slash", "filter", "Filter", priority=True, id="inbox.filter"),
+        Binding("space", "mark", "Mark", id="inbox.mark"),
+        Binding("asterisk", "mark_all", "Mark all shown", show=False, id="inbox.mark_all"),
+        Binding("n", "next_new", "Next new task", show=False, id="inbox.next_new"),
+        Binding("v", "toggle_preview", "Preview", show=False, id="inbox.preview"),
+        Binding("right_square_bracket", "view(1)", "Next view", show=False, id="inbox.view_next"),
+        Binding(
+            "left_square_bracket", "view(-1)", "Previous view", show=False, id="inbox.view_prev"
+        ),
         Binding("s", "sort", "Sort", show=False, id="inbox.sort"),
         Binding("R", "refresh", "Refresh", show=False, id="inbox.refresh"),
         Binding("p", "pause", "Pause", show=False, id="inbox.pause"),
         Binding("O", "outbox", "Outbox", id="inbox.outbox"),
         Binding("L", "link", "Link details", show=False, id="inbox.link"),
-        Binding("escape", "clear", "Clear", show=False, priority=True, id="inbox.clear"),
+        Binding(
+            "escape", "clear", "Clear marks, filter", show=False, priority=True, id="inbox.clear"
+        ),
         Binding("q", "quit", "Quit", id="inbox.quit"),
         # No description: one help line covers all ten (see HELP_EXTRA).
         *[
@@ -98,11 +120,24 @@ class InboxScreen(TaskScreen):
 
     _status_text = ""
     _view_request = 0  # numbers filter/sort/restrict requests; only the newest is shown
+    _preview_due = False  # a preview update is scheduled
+    _view_name: str | None = None  # the named view ([ ]) the filter came from
 
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
-        yield FilterInput(placeholder="Filter: workflow, run, title, field values…", id="filter")
-        yield TaskTable(id="tasks", age_of=self._age, marker_of=self._marker)
+        yield FilterInput(
+            placeholder="Filter: words, workflow:, type:, run:, age>30m, stalled, new, marked, !…",
+            id="filter",
+        )
+        with Container(id="inbox-body"):
+            yield TaskTable(
+                id="tasks",
+                age_of=self._age,
+                marker_of=self._marker,
+                marked_of=self._marked,
+                on_cursor=self._cursor_on,
+            )
+            yield TaskPreview(id="preview")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -110,9 +145,18 @@ class InboxScreen(TaskScreen):
         filter_box.display = False
         filter_box.cursor_blink = self.services.settings.cursor_blink
         self.query_one(TaskTable).focus()
+        start = self.services.settings.start_filter
+        if start:
+            self._view_name = self.services.settings.start_view
+            filter_box.value = start
+            filter_box.display = True
         self._show_rows()
+        self._place_preview()
         self.status_changed()
         self.set_interval(1.0, self._tick)
+
+    def on_resize(self) -> None:
+        self._place_preview()
 
     # -- what the table shows -------------------------------------------------------------------
 
@@ -130,15 +174,86 @@ class InboxScreen(TaskScreen):
             return entry_marker(entry)
         if row.key in services.drafts:
             return DRAFT
+        if services.inbox.is_new(row.key):
+            return NEW
         if services.inbox.is_stalled(row.task):
             return STALLED
         return None
 
+    def _marked(self, row: InboxRow) -> bool:
+        return self.services.inbox.is_marked(row.key)
+
+    def _cursor_on(self, row: InboxRow, moved: bool) -> None:
+        """The cursor is on ``row``: passed over by the operator, a new task is seen."""
+        if moved and self.services.inbox.seen(row.key):
+            self.status_changed()
+        self._schedule_preview()
+
+    # -- the preview pane -----------------------------------------------------------------------
+
+    def _preview_wanted(self) -> bool:
+        services = self.services
+        chosen = services.preview_choice()
+        return self.size.width >= PREVIEW_SIDE_WIDTH if chosen is None else chosen
+
+    def _place_preview(self) -> None:
+        body = self.query_one("#inbox-body")
+        wanted = self._preview_wanted()
+        side = wanted and self.size.width >= PREVIEW_SIDE_WIDTH
+        body.set_class(side, "-side")
+        body.set_class(wanted and not side, "-below")
+        if wanted:
+            self._schedule_preview()
+
+    def _schedule_preview(self) -> None:
+        if self._preview_due or not self._preview_wanted():
+            return
+        self._preview_due = True
+        self.set_timer(PREVIEW_PAUSE, self._fill_preview)
+
+    def _fill_preview(self) -> None:
+        self._preview_due = False
+        if not self._preview_wanted():
+            return
+        table = self.query_one(TaskTable)
+        key = table.cursor_key
+        pane = self.query_one(TaskPreview)
+        services = self.services
+        if key is None:
+            pane.show(None, empty="No task selected.")
+            return
+        if key in services.unreadable:
+            pane.show(None, empty="⚠ This entry is not a readable task. Enter shows its raw JSON.")
+            return
+        task = services.inbox.get(key)
+        if task is None:
+            pane.show(None, empty="No task selected.")
+            return
+        meta = [task.task_type or "task", f"age {format_age(services.inbox.age(task))}"]
+        if services.inbox.is_marked(key):
+            meta.append(f"{MARK} marked")
+        marker = self._marker(table.rows[table.cursor_row]) if table.rows else None
+        if marker is not None:
+            meta.append(f"{marker[0]} {marker[1]}")
+        pane.show(task, " · ".join(meta))
+
+    def action_toggle_preview(self) -> None:
+        """``v``: the pane on or off, at any width; remembered for the profile."""
+        shown = not self._preview_wanted()
+        problem = self.services.choose_preview(shown)
+        self._place_preview()
+        if problem is not None:
+            self.notify(problem, title="Preview choice not saved", severity="warning")
+
     def _show_rows(self) -> None:
         self.query_one(TaskTable).set_rows(self.services.inbox.rows())
+        self._schedule_preview()
 
     def _tick(self) -> None:
         # Ages and "retrying in N s" move with the clock, even without a refresh.
+        inbox = self.services.inbox
+        if inbox.stale():  # a filter on ages or "stalled": the minute moved
+            self._show_view(inbox.request())
         self.query_one(TaskTable).refresh_stale()
         self.status_changed()
 
@@ -175,6 +290,13 @@ class InboxScreen(TaskScreen):
         if services.paused:
             parts.append("⏸ paused")
         parts.append(f"{inbox.shown}/{inbox.total} tasks")
+        if inbox.marked_count:
+            parts.append(f"{MARK} {inbox.marked_count:,} marked")
+        if inbox.new_count:
+            parts.append(f"{NEW[0]} {inbox.new_count:,} {NEW[1]}")
+        batch = services.batch
+        if batch is not None and not batch.done:
+            parts.append(batch.progress())
         if services.unreadable:
             parts.append(f"{UNREADABLE[0]} {len(services.unreadable)} {UNREADABLE[1]}")
         stalled = inbox.stalled_shown()  # of the rows shown: "3/9 tasks · ⚠ 1 stalled"
@@ -202,7 +324,14 @@ class InboxScreen(TaskScreen):
             )
             parts.append(f"workflow: {clean(label, max_len=24, multiline=False)}")
         if inbox.filter_text:
-            parts.append(f"filter: {clean(inbox.filter_text, max_len=20, multiline=False)}")
+            name = self._view_name
+            if name is not None and settings.views.get(name) == inbox.filter_text:
+                parts.append(f"view: {clean(name, max_len=20, multiline=False)}")
+            else:
+                parts.append(f"filter: {clean(inbox.filter_text, max_len=20, multiline=False)}")
+            problems = inbox.query.problems
+            if problems:
+                parts.append(f"✗ {clean(problems[0], max_len=50, multiline=False)}")
         scope = settings.tenant + (f"/{settings.project}" if settings.project else "")
         parts.append(f"{scope} @ {clean(settings.where, multiline=False)}")
         self._set_empty_text()
@@ -309,14 +438,162 @@ class InboxScreen(TaskScreen):
             done()
 
     def action_clear(self) -> None:
-        """Esc: clear the filter, then the workflow restriction; the inbox never quits on Esc."""
+        """Esc: clear the marks, then the filter, then the workflow restriction; the inbox
+        never quits on Esc."""
         inbox = self.services.inbox
         box = self.query_one(FilterInput)
-        if inbox.filter_text:
+        if inbox.marked_count and self.focused is not box:
+            count = inbox.clear_marks()
+            self.notify(f"{count:,} mark(s) cleared.", timeout=3)
+            self._marks_changed()
+        elif inbox.filter_text:
             box.value = ""
             box.display = False
         elif inbox.workflow is not None:
             self._show_view(inbox.request(workflow=None))
+        focus_now(self.query_one(TaskTable))
+        self.status_changed()
+
+    # -- marks --------------------------------------------------------------------------------
+
+    def _marks_changed(self) -> None:
+        table = self.query_one(TaskTable)
+        if self.services.inbox.query.uses(Kind.MARKED):
+            self._show_view(self.services.inbox.request())  # a "marked" filter follows them
+        else:
+            table.refresh()
+        self.status_changed()
+        self._schedule_preview()
+
+    def action_mark(self) -> None:
+        """``space``: mark or unmark the task under the cursor, then move down."""
+        table = self.query_one(TaskTable)
+        key = table.cursor_key
+        if key is None:
+            self.app.bell()
+            return
+        self.services.inbox.toggle_mark(key)
+        table.refresh_cursor_row()
+        table.action_cursor_down()
+        self._marks_changed()
+
+    def action_mark_all(self) -> None:
+        """``*``: mark every task the current filter and workflow show."""
+        inbox = self.services.inbox
+        rows = self.query_one(TaskTable).rows
+        if not rows:
+            self.app.bell()
+            return
+        added = inbox.mark(map(_KEY_OF, rows))
+        if added == len(rows):
+            self.notify(f"All {len(rows):,} shown tasks marked.", timeout=3)
+        elif added:
+            self.notify(f"{added:,} more marked: all {len(rows):,} shown are.", timeout=3)
+        else:
+            self.notify(
+                f"All {len(rows):,} shown tasks were already marked. Esc clears the marks.",
+                timeout=4,
+            )
+        self._marks_changed()
+
+    def action_next_new(self) -> None:
+        """``n``: the next task that arrived since you last looked (wrapping)."""
+        table = self.query_one(TaskTable)
+        index = self.services.inbox.next_new(table.cursor_row)
+        if index is None:
+            self.notify(
+                "No new task in this view." if self.services.inbox.new_count else "No new tasks.",
+                timeout=3,
+            )
+            return
+        table.move_to(index)
+
+    def action_approve(self) -> None:
+        if self.services.inbox.marked_count:
+            self._decide_marked(approved=True)
+        else:
+            super().action_approve()
+
+    def action_reject(self) -> None:
+        if self.services.inbox.marked_count:
+            self._decide_marked(approved=False)
+        else:
+            super().action_reject()
+
+    def action_edit(self) -> None:
+        count = self.services.inbox.marked_count
+        if count:
+            self.refuse(
+                "Cannot edit with marks",
+                f"{count:,} task(s) are marked: a and x act on all of them, e edits one task at "
+                "a time. Esc clears the marks.",
+            )
+            return
+        super().action_edit()
+
+    def _decide_marked(self, *, approved: bool) -> None:
+        from ..bulk import plan_batch
+        from .batch_confirm import BatchApproveScreen, BatchRejectScreen
+
+        services = self.services
+        if services.decisions.outbox is None:
+            self.refuse(
+                f"Cannot {'approve' if approved else 'reject'}",
+                services.decisions.outbox_problem or "No outbox.",
+            )
+            return
+        if services.batch is not None and not services.batch.done:
+            self.refuse(
+                "A batch is on its way",
+                f"{services.batch.progress()[2:]} settled so far: wait for its summary before "
+                "deciding the next one.",
+            )
+            return
+        plan = plan_batch(
+            services.inbox.marked_rows(),
+            approved=approved,
+            blocker=services.decision_blocker,
+            has_draft=services.drafts.__contains__,
+        )
+        if not plan.rows:
+            lines = "\n".join(plan.left_out_lines())
+            self.refuse(f"Nothing to {plan.verb}", f"No marked task can be decided now:\n{lines}")
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self.cc.submit_batch(plan, reason or None)
+
+        if approved:
+            self.app.push_screen(BatchApproveScreen(plan), answered)
+        else:
+            self.app.push_screen(BatchRejectScreen(plan), answered)
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def action_view(self, step: int) -> None:
+        """``]`` / ``[``: the profile's next or previous named view (then no view)."""
+        views = self.services.settings.views
+        if not views:
+            profile = self.services.settings.profile or "default"
+            self.refuse(
+                "No views",
+                f"Profile {profile!r} has no named views. Add some, for example:\n"
+                f"[profiles.{profile}.views]\n"
+                'stalled-crm = "workflow:crm stalled"',
+            )
+            return
+        names: list[str | None] = [None, *views]
+        at = names.index(self._view_name) if self._view_name in names else 0
+        self.show_named_view(names[(at + step) % len(names)])
+
+    def show_named_view(self, name: str | None) -> None:
+        """Filter by a named view of the profile (None: no filter)."""
+        box = self.query_one(FilterInput)
+        self._view_name = name
+        text = self.services.settings.views.get(name, "") if name is not None else ""
+        box.value = text
+        box.display = bool(text)
         focus_now(self.query_one(TaskTable))
         self.status_changed()
 

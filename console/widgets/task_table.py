@@ -38,6 +38,8 @@ FAILED = ("✗", "failed")
 HELD = ("↶", "held")
 UNREADABLE = ("⚠", "unreadable")
 DRAFT = ("✎", "draft")
+NEW = ("●", "new")
+MARK = "✓"  # the mark column's symbol (space, *)
 
 
 def entry_marker(entry: OutboxEntry, now: datetime | None = None) -> tuple[str, str]:
@@ -66,7 +68,8 @@ def layout_columns(width: int) -> tuple[Column, ...]:
     At 80 columns the workflow column shrinks and the marker is a single symbol; wide screens get
     a worded status column and more room for names.
     """
-    wide = width >= 110
+    mark = Column(MARK, 1)
+    wide = width >= 96  # the list beside the preview pane at 160 columns
     # From 140 columns a held row has room to say how to take it back: "↶ held 4s · u undo".
     status = Column("Status", 20 if width >= 140 else 10) if wide else Column("!", 1)
     age = Column("Age", 4)
@@ -74,7 +77,7 @@ def layout_columns(width: int) -> tuple[Column, ...]:
     kind = Column("Type", 12 if wide else 9)
     workflow_width = max(10, min(30, (width - 40) // 3))
     workflow = Column("Workflow", workflow_width)
-    fixed = [status, age, workflow, run, kind]
+    fixed = [mark, status, age, workflow, run, kind]
     gaps = len(fixed)  # one space between columns
     title = Column("Title", max(10, width - sum(c.width for c in fixed) - gaps))
     return (*fixed, title)
@@ -103,6 +106,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         "task-table--cursor",
         "task-table--stalled",
         "task-table--sending",
+        "task-table--marked",
         "task-table--empty",
     }
 
@@ -120,6 +124,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     }
     TaskTable > .task-table--stalled { color: $warning; }
     TaskTable > .task-table--sending { color: $text-muted; text-style: italic; }
+    TaskTable > .task-table--marked { text-style: bold; }
     TaskTable > .task-table--empty { color: $text-muted; }
     """
 
@@ -138,6 +143,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         *,
         age_of: Callable[[InboxRow], str] | None = None,
         marker_of: Callable[[InboxRow], tuple[str, str] | None] | None = None,
+        marked_of: Callable[[InboxRow], bool] | None = None,
+        on_cursor: Callable[[InboxRow, bool], None] | None = None,
         empty_text: str = "No pending tasks.",
         name: str | None = None,
         id: str | None = None,
@@ -147,10 +154,15 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows = ViewRows()
         self._cursor_key: TaskKey | None = None
         self._cursor_item: InboxRow | None = None
-        # What each screen line last showed: (row, age, marker), to repaint only what changed.
-        self._painted: dict[int, tuple[InboxRow, str, tuple[str, str] | None]] = {}
+        # What each screen line last showed: (row, age, marker, marked), to repaint only what
+        # changed.
+        self._painted: dict[int, tuple[InboxRow, str, tuple[str, str] | None, bool]] = {}
         self.age_of = age_of or (lambda row: format_age(None))
         self.marker_of = marker_of or (lambda row: None)
+        self.marked_of = marked_of or (lambda row: False)
+        # Told of the row under the cursor after each move, and whether the operator moved it
+        # (the inbox clears "new" flags and fills its preview).
+        self.on_cursor = on_cursor or (lambda row, moved: None)
         self.empty_text = empty_text
         self._pass: _LinePass | None = None
         self._cell_cache: dict[tuple[InboxRow, int], str] = {}
@@ -174,7 +186,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             # The task under the cursor left: stay at the same height rather than jump to the top.
             index = min(self.cursor_row, max(len(rows) - 1, 0))
         self._update_virtual_size()
-        self._move(index)
+        self._move(index, moved=False)
         self.refresh()
 
     def _find(self, key: TaskKey | None) -> int | None:
@@ -186,6 +198,9 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             return False
         self._move(index)
         return True
+
+    def move_to(self, index: int) -> None:
+        self._move(index)
 
     def _key_at(self, index: int) -> TaskKey | None:
         return self._rows[index].key if 0 <= index < len(self._rows) else None
@@ -218,10 +233,13 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     # -- cursor ---------------------------------------------------------------------------------
 
-    def _move(self, index: int) -> None:
+    def _move(self, index: int, *, moved: bool = True) -> None:
+        """Put the cursor on row ``index``; ``moved``: the operator did (not a refresh)."""
         index = max(0, min(index, len(self._rows) - 1)) if self._rows else 0
         self._cursor_key = self._key_at(index)
         self._cursor_item = self._rows[index] if self._rows else None
+        if self._cursor_item is not None:
+            self.on_cursor(self._cursor_item, moved)
         old_index = self.cursor_row
         if index != old_index:
             self.cursor_row = index
@@ -236,6 +254,9 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         if 1 <= line < self.size.height:
             self.refresh(Region(0, line, self.size.width, 1))
 
+    def refresh_cursor_row(self) -> None:
+        self._refresh_row(self.cursor_row)
+
     def refresh_stale(self) -> None:
         """Repaint only the age and status cells whose text changed since they were painted.
 
@@ -243,7 +264,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         """
         width = self.scrollable_content_region.width
         columns = layout_columns(width)
-        age_x = columns[0].width + 1
+        age_x = columns[0].width + columns[1].width + 2
         top = round(self.scroll_y)
         for line in range(1, self.size.height):
             index = top + line - 1
@@ -252,10 +273,15 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
             row = self._rows[index]
             painted = self._painted.get(line)
             marker = self.marker_of(row)
-            if painted is None or painted[0] is not row or painted[2] != marker:
+            if (
+                painted is None
+                or painted[0] is not row
+                or painted[2] != marker
+                or painted[3] != self.marked_of(row)
+            ):
                 self.refresh(Region(0, line, width, 1))  # the marker colours the whole row
             elif painted[1] != self.age_of(row):
-                self.refresh(Region(age_x, line, columns[1].width, 1))
+                self.refresh(Region(age_x, line, columns[2].width, 1))
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 2)
@@ -326,16 +352,22 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         row = self._rows[index]
         marker = self.marker_of(row)
         age = self.age_of(row)
-        self._painted[y] = (row, age, marker)
+        marked = self.marked_of(row)
+        self._painted[y] = (row, age, marker, marked)
         status = ""
         style = line.base
         if marker is not None:
             symbol, word = marker
-            status = f"{symbol} {word}" if columns[0].width > 1 else symbol
-            style = line.stalled if marker in (STALLED, UNREADABLE) else line.sending
+            status = f"{symbol} {word}" if columns[1].width > 1 else symbol
+            if marker in (STALLED, UNREADABLE):
+                style = line.stalled
+            elif marker is not NEW:
+                style = line.sending
+        if marked:
+            style = style + line.marked
         if index == self.cursor_row:
             style = style + line.cursor
-        head = _cells(columns[:2], [status, age])
+        head = _cells(columns[:3], [MARK if marked else "", status, age])
         return _strip(f"{head} {self._named_cells(row, width, columns)}", width, style)
 
     def _header(self, width: int, columns: tuple[Column, ...]) -> str:
@@ -356,7 +388,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
                 self._cell_cache.clear()
             task = row.task
             values = [task.workflow_label, task.short_run_id, task.task_type or "", task.title]
-            text = self._cell_cache[key] = _cells(columns[2:], values)
+            text = self._cell_cache[key] = _cells(columns[3:], values)
         return text
 
 
@@ -371,6 +403,7 @@ class _LinePass:
     empty: Style
     stalled: Style
     sending: Style
+    marked: Style
     cursor: Style
 
     @classmethod
@@ -386,6 +419,7 @@ class _LinePass:
             part("task-table--empty"),
             base + part("task-table--stalled"),
             base + part("task-table--sending"),
+            part("task-table--marked"),
             part("task-table--cursor"),
         )
 

@@ -157,3 +157,108 @@ def test_cli_reports_a_broken_config_without_a_traceback(tmp_path: Path) -> None
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert f"{path}: line 2 [profiles.prod] refresh_idle" in result.output
+
+
+def test_notify_is_bell_desktop_or_off_from_file_or_environment(config_file: Path) -> None:
+    config = read_config(config_file)
+    assert to_console_settings("prod", load_profile("prod", config, environ={})).notify == "bell"
+    config_file.write_text(FILE.replace('tenant = "acme"\n', 'tenant = "acme"\nnotify = "off"\n'))
+    config = read_config(config_file)
+    assert to_console_settings("prod", load_profile("prod", config, environ={})).notify == "off"
+    env = {"COMMAND_CENTER_NOTIFY": "Desktop"}
+    assert load_profile("prod", config, environ=env).notify == "desktop"
+    with pytest.raises(ConfigError, match=r'COMMAND_CENTER_NOTIFY: must be "bell" or "desktop"'):
+        load_profile("prod", config, environ={"COMMAND_CENTER_NOTIFY": "loud"})
+    config_file.write_text(FILE.replace('tenant = "acme"\n', 'tenant = "acme"\nnotify = true\n'))
+    with pytest.raises(ConfigError) as info:
+        load_profile("prod", read_config(config_file), environ={})
+    assert (
+        f'{config_file}: line 6 [profiles.prod] notify: must be "bell" or "desktop" or "off"'
+        in (str(info.value))
+    )
+
+
+VIEWS = """
+[profiles.prod.views]
+stalled-crm = "workflow:crm stalled"
+mine = "type:review !new"
+"a.b_c" = "priority:high"
+"""
+
+
+def test_views_are_read_in_file_order_into_the_settings(config_file: Path) -> None:
+    config_file.write_text(FILE + VIEWS)
+    profile = load_profile("prod", read_config(config_file), environ={})
+    settings = to_console_settings("prod", profile)
+    assert list(settings.views.items()) == [
+        ("stalled-crm", "workflow:crm stalled"),
+        ("mine", "type:review !new"),
+        ("a.b_c", "priority:high"),
+    ]
+    assert settings.start_filter is None and settings.start_view is None
+    plain = to_console_settings("staging", load_profile("staging", read_config(config_file)))
+    assert plain.views == {}
+
+
+def test_views_as_an_inline_table_and_from_the_environment(config_file: Path) -> None:
+    inline = FILE.replace(
+        'project = "proj_42"\n', 'project = "proj_42"\nviews = { z = "b", a = "c" }\n'
+    )
+    config_file.write_text(inline)
+    config = read_config(config_file)
+    assert list(load_profile("prod", config, environ={}).views) == ["z", "a"]
+    env = {"COMMAND_CENTER_VIEWS": '{"late": "stalled", "early": "new"}'}
+    assert list(load_profile("prod", config, environ=env).views.items()) == [
+        ("late", "stalled"),
+        ("early", "new"),
+    ]
+    with pytest.raises(ConfigError, match="COMMAND_CENTER_VIEWS: must be a JSON object"):
+        load_profile("prod", config, environ={"COMMAND_CENTER_VIEWS": "mine=new"})
+    with pytest.raises(ConfigError, match=r"COMMAND_CENTER_VIEWS: view 'x' must not hold control"):
+        load_profile("prod", config, environ={"COMMAND_CENTER_VIEWS": '{"x": "a\\u001b[2J"}'})
+
+
+def test_each_bad_view_is_named_by_file_line_and_key(config_file: Path) -> None:
+    bad = """
+[profiles.prod.views]
+fine = "new"
+"bad name" = "new"
+empty = "  "
+control = "stalled\\u001b]52;c;aGk=\\u0007"
+number = 5
+long = "%s"
+"-dash" = "new"
+""" % ("x" * 501)
+    config_file.write_text(FILE + bad)
+    with pytest.raises(ConfigError) as info:
+        load_profile("prod", read_config(config_file), environ={})
+    message = str(info.value)
+    first = FILE.count("\n") + 2  # the line of [profiles.prod.views]
+    where = f"{config_file}: line {{}} [profiles.prod.views]"
+    assert f"{where.format(first + 2)} 'bad name': is not allowed as a view name" in message
+    assert f"{where.format(first + 3)} empty: must not be empty" in message
+    assert f"{where.format(first + 4)} control: must not hold control characters (U+001B" in (
+        message
+    )
+    assert "\x1b" not in message and "\x07" not in message
+    assert f"{where.format(first + 5)} number: must be filter text" in message
+    assert f"{where.format(first + 6)} long: must be at most 500 characters, not 501" in message
+    assert f"{where.format(first + 7)} '-dash': is not allowed" in message
+    assert "fine" not in message
+
+
+def test_views_must_be_a_table(config_file: Path) -> None:
+    config_file.write_text(
+        FILE.replace('project = "proj_42"\n', 'project = "proj_42"\nviews = "mine"\n')
+    )
+    with pytest.raises(ConfigError) as info:
+        load_profile("prod", read_config(config_file), environ={})
+    assert (
+        f"{config_file}: line 7 [profiles.prod] views: must be a table of view names to filter "
+        "text" in str(info.value)
+    )
+
+
+def test_a_500_character_view_is_allowed(config_file: Path) -> None:
+    config_file.write_text(FILE + f'\n[profiles.prod.views]\nwide = "{"y" * 500}"\n')
+    assert load_profile("prod", read_config(config_file), environ={}).views["wide"] == "y" * 500

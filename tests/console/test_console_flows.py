@@ -219,6 +219,9 @@ async def test_sort_cycles_and_workflow_keys_restrict(make_console: ConsoleFacto
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(app, pilot)
         await pilot.press("s")
+        created = [r.created for r in table(app).rows]
+        assert created == sorted(created, reverse=True) and "sort: newest" in status_text(app)
+        await pilot.press("s")
         labels = [r.task.workflow_label.casefold() for r in table(app).rows]
         assert labels == sorted(labels) and "sort: workflow" in status_text(app)
         await pilot.press("s")

@@ -76,7 +76,7 @@ def test_ages_in_the_first_hours_are_distinct_and_fit_the_age_column() -> None:
     texts = [format_age(timedelta(minutes=m)) for m in range(60 * 10)]
     assert len(set(texts)) == len(texts)
     ages = [timedelta(seconds=s) for s in range(0, 10 * 86400, 37)]
-    assert max(len(format_age(a)) for a in ages) <= layout_columns(120)[1].width == 4
+    assert max(len(format_age(a)) for a in ages) <= layout_columns(120)[2].width == 4
 
 
 def test_apply_reports_added_changed_removed_and_nothing_when_unchanged(model: InboxModel) -> None:
@@ -107,6 +107,9 @@ def test_oldest_first_by_default_and_sort_cycles(model: InboxModel) -> None:
         ]
     )
     assert [r.key[2] for r in model.rows()] == ["old", "mid", "new"]
+    model.sort_key = model.sort_key.next()
+    assert model.sort_key is SortKey.NEWEST
+    assert [r.key[2] for r in model.rows()] == ["new", "mid", "old"]
     model.sort_key = model.sort_key.next()
     assert model.sort_key is SortKey.WORKFLOW
     assert [r.key[2] for r in model.rows()] == ["mid", "new", "old"]  # alpha, Beta, Charlie

@@ -1,4 +1,5 @@
-"""Screens as SVG snapshots at 80x24 and 120x40, with fixed data, clock and zone, no blinking.
+"""Screens as SVG snapshots at 80x24 and 120x40 (triage screens at 80x24 and 160x45), with fixed
+data, clock and zone, no blinking.
 
 Regenerate on purpose only: `pytest tests/console/test_snapshots.py --snapshot-update`, then look
 at the SVGs that changed (snapshot_report.html).
@@ -86,3 +87,42 @@ def test_screen(
     snap_compare: Any, make_console: ConsoleFactory, scene: str, size: tuple[int, int]
 ) -> None:
     assert snap_compare(make_console(), terminal_size=size, run_before=SCENES[scene])
+
+
+# -- triage at speed (issue 13): the preview pane, marks and a batch's confirmation ---------------
+
+TRIAGE_SIZES = [(80, 24), (160, 45)]
+
+
+async def _preview(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
+    from console.widgets.task_preview import TaskPreview
+
+    if pilot.app.size.width < 140:
+        await pilot.press("v")  # below 140 columns the pane is asked for; from 140 it is there
+    await pilot.press("j", "j")
+    pane = pilot.app.screen.query_one(TaskPreview)
+    await wait_for(lambda: pane._shown is not None and pane._shown[0] is not None, pilot.pause)
+    await pilot.pause()
+
+
+async def _marked(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
+    await pilot.press("space", "space", "j", "space")  # rows 1, 2 and 4
+    await pilot.pause()
+
+
+TRIAGE: dict[str, Callable[[Pilot[Any]], Any]] = {
+    "preview": _preview,
+    "marks": _marked,
+    "batch_approve": _then(_marked, "a"),
+    "batch_reject": _then(_loaded, "asterisk", "x"),
+}
+
+
+@pytest.mark.parametrize("size", TRIAGE_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("scene", list(TRIAGE))
+def test_triage_screen(
+    snap_compare: Any, make_console: ConsoleFactory, scene: str, size: tuple[int, int]
+) -> None:
+    assert snap_compare(make_console(), terminal_size=size, run_before=TRIAGE[scene])
