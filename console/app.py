@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from client import APIError
 
 from . import crash
+from .alerts import AlertGate, send_alert
 from .bulk import SEND_AT_ONCE
 from .decisions import Decision, NotRecorded, OutcomeNotRecorded, Settlement
 from .inbox_model import RowDiff, TaskKey
@@ -80,6 +81,9 @@ class CommandCenterApp(App[None]):
         self._drain_timer: Timer | None = None
         self._countdown: Timer | None = None
         self._audit_warned = False
+        # New-task alerts: at most one per burst, 30 s apart; the workflows of tasks held back.
+        self._alerts = AlertGate()
+        self._alert_labels: list[str] = []
         if services.settings.theme:
             self.theme = services.settings.theme
 
@@ -147,6 +151,7 @@ class CommandCenterApp(App[None]):
             if diff:
                 self._broadcast_inbox(diff)
                 self._index_search()
+            self._alert_new(diff)
             self._say_drafts_left()
             self._say_marks_left()
         finally:
@@ -166,6 +171,19 @@ class CommandCenterApp(App[None]):
                 timeout=12,
                 markup=False,
             )
+
+    def _alert_new(self, diff: RowDiff) -> None:
+        """Ring (or ask for a desktop notification) when tasks arrived: once per burst."""
+        kind = self.services.settings.notify
+        if kind not in ("bell", "desktop"):
+            return
+        inbox = self.services.inbox
+        arrived = [key for key in diff.added if inbox.is_new(key)]
+        self._alert_labels += [label for key in arrived if (label := inbox.label_of(key))]
+        if not (self._alerts.arrived(len(arrived)) if arrived else self._alerts.due()):
+            return
+        labels, self._alert_labels = self._alert_labels, []
+        send_alert(self, kind, self._alerts.covered, labels)  # type: ignore[arg-type]
 
     def _say_marks_left(self) -> None:
         """Marked tasks that left the inbox (completed elsewhere, or expired) lose their mark."""

@@ -1,4 +1,4 @@
-"""The command palette: every key binding of the current screen, plus workflow and sort choices.
+"""The command palette: every key binding of the current screen, plus workflows, views and sorts.
 
 Commands are generated from bindings, so the palette can never fall behind the keys.
 """
@@ -55,6 +55,15 @@ class TaskCommands(Provider):
                     f"Show only workflow: {label} ({workflow.count})",
                     key,
                     partial(screen.restrict_to, None, workflow.workflow_id),
+                )
+            )
+        for name, text in screen.services.settings.views.items():
+            found.append(
+                (
+                    f"View: {clean(name, max_len=30, multiline=False)}"
+                    f" ({clean(text, max_len=40, multiline=False)})",
+                    "keys: [ ] cycle",
+                    partial(screen.show_named_view, name),
                 )
             )
         for sort in SortKey:

@@ -744,6 +744,11 @@ class InboxModel:
         marks = self._marks
         return [row for row in self._ordered_rows(SortKey.AGE) if row.key in marks]
 
+    def label_of(self, key: TaskKey) -> str | None:
+        """The workflow's name (or id) of a pending task, as the inbox shows it."""
+        row = self._rows.get(key)
+        return row.task.workflow_label if row is not None else None
+
     def is_new(self, key: TaskKey) -> bool:
         return key in self._new
 
