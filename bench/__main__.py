@@ -26,6 +26,8 @@ BENCHMARKS = {
     "idle-bytes": "terminal bytes per idle minute (at 10,000 if given, else the first size)",
     "cursor-bytes": "terminal bytes per cursor move",
     "filter": "filter keystroke → screen updated, median (vs a bare Textual Input) and p95",
+    "marks": "mark all (*) → status line, and a → the batch's confirmation",
+    "preview": "cursor key → cursor moved with the preview pane on, vs off",
     "refresh-cpu": "CPU per inbox refresh: unchanged data, 1% of tasks completed",
     "responsiveness": "cursor key → screen while every poll parses changed data",
     "completions": "stub completions/s with 8 clients",

@@ -34,6 +34,12 @@ What each row means:
 * **cursor-bytes** – ``j`` pressed 20 times from the top (the last few scroll the table); each
   press counts the bytes from the key until the cursor row visibly moved and the output was then
   quiet for 50 ms (after 100 ms of quiet before the key). Median.
+* **marks** – ``*`` on the whole inbox → the read after which the status line says ``✓ N
+  marked``; then ``a`` → the read after which the batch's confirmation (``Approve N marked
+  tasks?``) is on screen; Esc twice after (the dialog, the marks). After 100 ms of quiet each.
+* **preview** – ``j`` 20 times from the top with the preview pane off, then on (``v``: the lower
+  half at 80x24): key → the read after which the cursor row moved, p95, pane on as a ratio to
+  pane off; the note adds key → settled (output quiet 50 ms, the pane repainted).
 * **idle-bytes** – every byte written during ``--idle-seconds`` with nothing pressed, right after
   load (auto-refresh on: the console polls every 3 s while tasks pend and repaints ages every
   second), scaled to a minute. Measured at one size only (10,000 if given, else the first).
@@ -92,10 +98,18 @@ REFERENCE_SCRIPT = Path(__file__).with_name("_reference_app.py")
 REFERENCE_INPUT_SCRIPT = Path(__file__).with_name("_reference_input.py")
 
 _COUNTS = re.compile(r"(\d+)/(\d+) tasks")
-_HEADER = re.compile(r"^\s*!\s+Age\s+Workflow\s+Run\s+Type\s+Title\b")
+_HEADER = re.compile(r"^\s*(✓\s+)?!\s+Age\s+Workflow\s+Run\s+Type\s+Title\b")
 _STUB_URL = re.compile(r"Stub server on (http://\S+)")
 
-SESSION_BENCHMARKS = ("first-row", "memory", "idle-bytes", "cursor-bytes", "filter")
+SESSION_BENCHMARKS = (
+    "first-row",
+    "memory",
+    "idle-bytes",
+    "cursor-bytes",
+    "marks",
+    "preview",
+    "filter",
+)
 # Benchmark name → (row name, unit, targets up to 1,000 / 10,000 / 100,000 tasks). A row with a
 # reference compares value/reference with its target (a ratio), one without compares the value.
 ROWS_OF: dict[str, tuple[str, str, Targets]] = {
@@ -104,7 +118,17 @@ ROWS_OF: dict[str, tuple[str, str, Targets]] = {
     "idle-bytes": ("terminal bytes per idle minute", "B/min", (2048, 2048, 2048)),
     "cursor-bytes": ("terminal bytes per cursor move (j)", "B", (1024, 1024, 1024)),
     "filter": ("filter keystroke → screen, p95", "ms", (None, None, 33)),
+    # "within a frame or two" (issue 13): two 60 Hz frames.
+    "marks": ("mark all (*) → status line", "ms", (None, 33, None)),
+    # The pane must not slow the cursor: p95 with the pane on, as a ratio to the pane off.
+    "preview": ("cursor key → cursor moved, preview pane on, p95", "ms", (1.25, 1.25, 1.25)),
 }
+# The batch's confirmation, also "within a frame or two" at 10,000 marked tasks: what it takes
+# beyond a one-task confirmation (the dialog's own cost, the same whatever is marked).
+BATCH_CONFIRM: tuple[str, Targets] = (
+    "a with all marked → confirmation, beyond a one-task one",
+    (None, 33, None),
+)
 # The filter's median, as a ratio to a bare Textual Input's echo on the same kind of pty.
 FILTER_MEDIAN: tuple[str, Targets] = ("filter keystroke → screen, median", (None, 2.0, None))
 
@@ -539,6 +563,71 @@ def measure_filter(console: Console, plan: list[tuple[str, int]], total: int) ->
     return latencies
 
 
+def _confirmation_time(console: Console, question: str) -> float:
+    """``a`` → ``question`` on screen, then Esc once it could be read; seconds."""
+    pty = console.pty
+    pty.wait_quiet(0.1, 15)
+    asked = pty.send("a")
+    shown = pty.wait_for(
+        lambda p: any(question in line for line in p.lines()),
+        KEY_TIMEOUT,
+        f"'a' did not ask {question!r}",
+    )
+    pty.wait_quiet(0.6, 15)  # past the dialog's reading time
+    pty.send("\x1b")
+    pty.wait_for(
+        lambda p: not any(question in line for line in p.lines()),
+        KEY_TIMEOUT,
+        f"Esc did not close {question!r}",
+    )
+    return shown - asked
+
+
+def measure_marks(console: Console, total: int) -> tuple[float, float, float]:
+    """``*`` → the status line counts every task marked; ``a`` → the batch's confirmation on
+    screen; and, for comparison, ``a`` → a one-task confirmation (median of three) before
+    the marks. Seconds each; Esc clears the marks after."""
+    pty = console.pty
+    single = statistics.median(_confirmation_time(console, "Approve this task?") for _ in range(3))
+    pty.wait_quiet(0.1, 15)
+    counted = f"✓ {total:,} marked"
+    sent = pty.send("*")
+    marked = pty.wait_for(
+        lambda p: counted in p.lines()[0], KEY_TIMEOUT, f"'*' did not say {counted!r}"
+    )
+    batch = _confirmation_time(console, f"Approve {total:,} marked tasks?")
+    pty.wait_quiet(0.1, 15)
+    pty.send("\x1b")
+    pty.wait_for(lambda p: "marked" not in p.lines()[0], KEY_TIMEOUT, "Esc kept the marks")
+    return marked - sent, batch, single
+
+
+def measure_cursor_latency(console: Console, moves: int) -> tuple[list[float], list[float]]:
+    """``j`` from the top, ``moves`` times: key → the cursor row moved, and key → the output
+    settled (quiet 50 ms: the preview pane, if on, repainted too). Seconds each."""
+    pty = console.pty
+    pty.wait_quiet(0.1, 15)
+    pty.send("g")
+    pty.wait_quiet(0.2, 15)
+    moved: list[float] = []
+    settled: list[float] = []
+    for i in range(moves):
+        pty.wait_quiet(0.1, 15)
+        before = (console.cursor_line(), pty.lines()[console.cursor_line() or 0])
+        sent = pty.send("j")
+        at = pty.wait_for(  # the cursor's line moved, or the rows scrolled under it
+            lambda p, before=before: (
+                (console.cursor_line(), p.lines()[console.cursor_line() or 0]) != before
+            ),
+            KEY_TIMEOUT,
+            f"cursor move {i + 1}: the cursor row did not move",
+        )
+        last, _ = pty.wait_quiet(0.05, 5)
+        moved.append(at - sent)
+        settled.append((last if last is not None else at) - sent)
+    return moved, settled
+
+
 def cursor_positions(console: Console) -> list[int]:
     """Every table line (0 = the first row under the header) whose background is the cursor's.
 
@@ -728,7 +817,7 @@ def session(
                 report_failure(f"the bare Input reference at {size}", exc)
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 input_error = f"; reference FAILED: {(first or type(exc).__name__)[:60]}"
-        more = wanted & {"memory", "idle-bytes", "cursor-bytes", "filter"}
+        more = wanted & {"memory", "idle-bytes", "cursor-bytes", "marks", "preview", "filter"}
         if "idle-bytes" in more and not idle:
             more.discard("idle-bytes")
         runs = max(1, options.repeat) if "first-row" in wanted else 1
@@ -827,6 +916,51 @@ def session(
                 except Exception as exc:
                     report_failure(f"cursor bytes at {size}", exc)
                     yield failed("cursor-bytes", n, exc)
+            if "marks" in more:
+                try:
+                    mark_s, confirm_s, single_s = measure_marks(console, n)
+                    yield Row(
+                        "mark all (*) → status line",
+                        size,
+                        mark_s * 1000,
+                        "ms",
+                        target=target_of("marks", n),
+                        note=f"every one of {size} tasks marked; a 60 Hz frame is 16.7 ms",
+                    )
+                    yield Row(
+                        BATCH_CONFIRM[0],
+                        size,
+                        (confirm_s - single_s) * 1000,
+                        "ms",
+                        target=by_tier(n, BATCH_CONFIRM[1]),
+                        note=f"key → dialog: {confirm_s * 1000:.1f} ms with every task marked, "
+                        f"{single_s * 1000:.1f} ms for one task (median of 3)",
+                    )
+                except Exception as exc:
+                    report_failure(f"marks at {size}", exc)
+                    yield failed("marks", n, exc)
+            if "preview" in more:
+                try:
+                    off, _ = measure_cursor_latency(console, options.cursor_moves)
+                    console.pty.send("v")  # the pane on: the lower half at 80x24
+                    console.pty.wait_quiet(0.3, 15)
+                    on, settled = measure_cursor_latency(console, options.cursor_moves)
+                    console.pty.send("v")
+                    console.pty.wait_quiet(0.3, 15)
+                    yield Row(
+                        "cursor key → cursor moved, preview pane on, p95",
+                        size,
+                        p95(on) * 1000,
+                        "ms",
+                        reference=p95(off) * 1000,
+                        target=target_of("preview", n),
+                        note=f"reference: pane off; {len(on)} moves each; key → settled "
+                        f"(pane repainted) median {statistics.median(settled) * 1000:.1f} ms, "
+                        f"p95 {p95(settled) * 1000:.1f} ms",
+                    )
+                except Exception as exc:
+                    report_failure(f"preview at {size}", exc)
+                    yield failed("preview", n, exc)
             if "filter" in more and plan is not None:
                 target = target_of("filter", n)
                 median_name, median_targets = FILTER_MEDIAN

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .safe_text import clean
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     from .decisions import Settlement
     from .inbox_model import InboxRow, TaskKey
@@ -59,19 +59,26 @@ def plan_batch(
     *,
     approved: bool,
     blocker: Callable[[TaskKey], str | None],
-    has_draft: Callable[[TaskKey], bool],
+    suspects: Collection[TaskKey],
+    drafts: Collection[TaskKey],
 ) -> BatchPlan:
     """Split marked ``rows`` into those a batch decides and those it must leave out.
 
     ``blocker`` says why no new decision may be made on a task now (an unreadable entry, a
-    decision already on its way), as for a single task. An approval also leaves out a task
-    with a kept draft: whether its edits go with it is the operator's call, one task at a time.
+    decision already on its way), as for a single task; it is asked only about ``suspects``,
+    the few tasks it could refuse, so 10,000 marks are split at once. An approval also leaves
+    out a task with a kept draft (in ``drafts``): whether its edits go with it is the
+    operator's call, one task at a time.
     """
+    check = set(suspects) | (set(drafts) if approved else set())
+    if not check:
+        return BatchPlan(approved, tuple(rows))
     taken: list[InboxRow] = []
     left: list[tuple[InboxRow, str]] = []
     for row in rows:
-        reason = blocker(row.key)
-        if reason is None and approved and has_draft(row.key):
+        key = row.key
+        reason = blocker(key) if key in check else None
+        if reason is None and approved and key in drafts:
             reason = "with a kept draft (open each to approve with or without its edits)"
         if reason is None:
             taken.append(row)

@@ -152,6 +152,7 @@ def _by_type(row: InboxRow) -> tuple[str, float, TaskKey]:
 
 
 _TASK_OF = attrgetter("task")
+_KEY_OF = attrgetter("key")
 _T = TypeVar("_T")
 
 _ORDER: dict[SortKey, Callable[[InboxRow], tuple[object, ...]]] = {
@@ -719,8 +720,9 @@ class InboxModel:
     def mark(self, keys: Iterable[TaskKey]) -> int:
         """Mark pending tasks; how many were not marked before."""
         before = len(self._marks)
-        rows = self._rows
-        self._marks.update(key for key in keys if key in rows)
+        pending = set(keys)
+        pending.intersection_update(self._rows.keys())  # at C speed: * marks 100,000 at once
+        self._marks |= pending
         added = len(self._marks) - before
         if added:
             self._marks_version += 1
@@ -741,8 +743,8 @@ class InboxModel:
 
     def marked_rows(self) -> list[InboxRow]:
         """The marked tasks in the age order (oldest first), as a batch is sent."""
-        marks = self._marks
-        return [row for row in self._ordered_rows(SortKey.AGE) if row.key in marks]
+        by_age = self._ordered_rows(SortKey.AGE)
+        return list(compress(by_age, map(self._marks.__contains__, map(_KEY_OF, by_age))))
 
     def label_of(self, key: TaskKey) -> str | None:
         """The workflow's name (or id) of a pending task, as the inbox shows it."""

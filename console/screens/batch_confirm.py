@@ -78,16 +78,15 @@ class BatchApproveScreen(_GuardedModal):
         with Vertical(classes="modal batch"):
             yield Label(f"Approve {_count(len(plan.rows), 'marked task')}?", classes="modal-title")
             with VerticalScroll(classes="modal-body"):
-                for line in plan_lines(plan, undo):
-                    yield Static(line)
-                yield Static(
-                    Text(
-                        'Sends {"approved": true} to each; a task with editable values also '
-                        'sends them, as they are now, in "result" (the body rule). The first:',
-                        style="bold",
-                    )
+                # One widget for all the facts: a dialog of many widgets took frames to mount.
+                facts = Text("\n").join(plan_lines(plan, undo))
+                facts.append(
+                    '\nSends {"approved": true} to each; a task with editable values also '
+                    'sends them, as they are now, in "result" (the body rule). The first:\n',
+                    style="bold",
                 )
-                yield Static(safe_json(first.body()), id="body")
+                facts.append_text(safe_json(first.body()))
+                yield Static(facts, id="facts")
             yield Label(f"y approve all {len(plan.rows):,} · n / Esc cancel", classes="modal-keys")
             yield Label("", id="guard", classes="modal-note")
             with Horizontal(classes="modal-buttons"):
@@ -120,8 +119,7 @@ class BatchRejectScreen(ModalScreen[str | None]):
         with Vertical(classes="modal batch"):
             yield Label(f"Reject {_count(len(plan.rows), 'marked task')}?", classes="modal-title")
             with VerticalScroll(classes="modal-body"):
-                for line in plan_lines(plan, undo):
-                    yield Static(line)
+                yield Static(Text("\n").join(plan_lines(plan, undo)), id="facts")
             yield Input(
                 placeholder="One reason for all (optional, sent as result.reason)", id="reason"
             )

@@ -553,7 +553,10 @@ class InboxScreen(TaskScreen):
             services.inbox.marked_rows(),
             approved=approved,
             blocker=services.decision_blocker,
-            has_draft=services.drafts.__contains__,
+            suspects=services.unreadable.keys()
+            | services.in_flight.keys()
+            | services.unsettled.keys(),
+            drafts=services.drafts.keys(),
         )
         if not plan.rows:
             lines = "\n".join(plan.left_out_lines())

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from textual.widgets import Static
 
 from client import AsyncCommandCenterClient
 from console.outbox import EntryState, Outbox
@@ -189,7 +190,7 @@ async def test_marked_tasks_that_cannot_be_decided_are_left_out_and_said(
         assert isinstance(screen, BatchApproveScreen)
         assert [row.key for row in screen.plan.rows] == [second]
         assert [row.key for row, _ in screen.plan.left_out] == [held.key]
-        text = " ".join(str(s.render()) for s in screen.query("Static"))
+        text = str(screen.query_one("#facts", Static).render())
         assert "Left out, still marked (1)" in text and "held in its undo window" in text
 
 
@@ -238,14 +239,17 @@ def test_the_batch_plan_and_its_request_bodies_are_what_the_dialog_says(
     model.apply(listed(json.loads(stub_state.pending_body(DEMO_TENANT))["tasks"]))
     rows = list(model.rows())[:3]
     drafted = rows[1].key
-    approve = plan_batch(
-        rows, approved=True, blocker=lambda key: None, has_draft=lambda key: key == drafted
-    )
+    held = rows[2].key
+    blocker = {held: "held in its undo window"}.get
+    approve = plan_batch(rows, approved=True, blocker=blocker, suspects={held}, drafts={drafted})
+    assert [r.key for r in approve.rows] == [rows[0].key]
+    assert [r.key for r, _ in approve.left_out] == [drafted, held]
+    assert "kept draft" in approve.left_out_lines()[0]
+    assert "held" in approve.left_out_lines()[1]
+    approve = plan_batch(rows, approved=True, blocker=blocker, suspects=(), drafts={drafted})
     assert [r.key for r in approve.rows] == [rows[0].key, rows[2].key]
     assert [r.key for r, _ in approve.left_out] == [drafted]
     assert "kept draft" in approve.left_out_lines()[0]
-    reject = plan_batch(
-        rows, approved=False, blocker=lambda key: None, has_draft=lambda key: key == drafted
-    )
+    reject = plan_batch(rows, approved=False, blocker=blocker, suspects=(), drafts={drafted})
     assert len(reject.rows) == 3 and not reject.left_out
     assert sum(n for _, n in reject.by_workflow()) == 3
