@@ -128,6 +128,9 @@ class InboxScreen(TaskScreen):
         yield FilterInput(
             placeholder="Filter: words, workflow:, type:, run:, age>30m, stalled, new, marked, !…",
             id="filter",
+            # Not Textual's select-all on focus: it lands after keys typed right behind "/",
+            # and the next key then replaced them (and the filter) – keys lost when typing fast.
+            select_on_focus=False,
         )
         with Container(id="inbox-body"):
             yield TaskTable(
@@ -396,6 +399,9 @@ class InboxScreen(TaskScreen):
         if self.focused is box:  # (not has_focus: it follows a step behind)
             raise SkipAction  # a "/" in the filter text ("acme/api")
         box.display = True
+        if box.value and not box.value.endswith(" "):
+            box.value += " "  # what is typed next is one more term of the kept filter
+        box.cursor_position = len(box.value)
         focus_now(box)
 
     def filter_typed(self, text: str) -> None:
@@ -596,6 +602,7 @@ class InboxScreen(TaskScreen):
         self._view_name = name
         text = self.services.settings.views.get(name, "") if name is not None else ""
         box.value = text
+        box.cursor_position = len(text)
         box.display = bool(text)
         focus_now(self.query_one(TaskTable))
         self.status_changed()

@@ -185,3 +185,21 @@ async def test_a_filter_term_being_typed_says_what_it_lacks(make_console: Consol
         await pilot.press(*"2h")
         await wait_for(lambda: app.services.inbox.filter_text == "age>2h", pilot.pause)
         assert 0 < len(table(app).rows) < total and "✗" not in status_text(app)
+
+
+async def test_slash_after_a_view_or_a_kept_filter_adds_terms_typed_at_full_speed(
+    make_console: ConsoleFactory,
+) -> None:
+    """Textual's select-all on focus landed between the keys typed after "/": the next key
+    replaced what came before it, so keys were lost (tmux, typing fast)."""
+    app = make_console(views={"reviews": "type:review"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(app, pilot)
+        inbox = app.services.inbox
+        await pilot.press("right_square_bracket", "slash", *"age>2h", "enter")
+        await wait_for(lambda: inbox.filter_text == "type:review age>2h", pilot.pause)
+        rows = list(table(app).rows)
+        assert rows and all(r.task.task_type == "review" for r in rows)
+        assert all(inbox.age(r.task).total_seconds() > 7200 for r in rows)  # type: ignore[union-attr]
+        await pilot.press("slash", *"!tick", "enter")
+        await wait_for(lambda: inbox.filter_text == "type:review age>2h !tick", pilot.pause)
