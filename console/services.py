@@ -263,30 +263,33 @@ class ConsoleServices:
         entries: list[OutboxEntry] = []
         problem: str | None = None
         self.batch = BatchTally(len(plan.rows))
+        self._batch_held = set()
         try:
             for number, row in enumerate(plan.rows):
+                if self.batch.undone:
+                    break  # u while it was being recorded: the rest is never recorded
                 task = row.task.full()
                 decision = (
                     Decision.approve(task) if plan.approved else Decision.reject(task, reason)
                 )
                 try:
-                    entries.append(
-                        self.decisions.record(
-                            task.key,
-                            task.title,
-                            approved=decision.approved,
-                            result=decision.result,
-                            original=decision.original,
-                        )
+                    entry = self.decisions.record(
+                        task.key,
+                        task.title,
+                        approved=decision.approved,
+                        result=decision.result,
+                        original=decision.original,
                     )
                 except NotRecorded as exc:
                     problem = str(exc)
                     break
+                entries.append(entry)
+                if entry.state is EntryState.HELD:  # u, even while the rest is recorded
+                    self._batch_held.add(entry.key)
                 if number % 32 == 31:
                     await anyio.lowlevel.checkpoint()
         finally:
             self.batch.not_recorded = len(plan.rows) - len(entries)
-            self._batch_held = {e.key for e in entries if e.state is EntryState.HELD}
             self.reload_unsettled()
         return entries, problem
 
