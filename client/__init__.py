@@ -1,4 +1,4 @@
-"""Typed client of the workflow platform's /v1 human-task API (sync and async)."""
+"""Typed client of the workflow platform's /v1 API: human tasks and runs (sync and async)."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -8,7 +8,16 @@ from ._light import FieldType, TaskReport, UnreadableTask, reject_result
 from ._logs import RedactingFilter, install_redaction
 from ._net import is_loopback_url, proxy_for
 from ._retry import RetryPolicy
+from ._runs import (
+    FAILURE_CODES,
+    RunListing,
+    RunStatus,
+    UnreadableRun,
+    failure_meaning,
+    run_state,
+)
 from ._secret import Secret
+from ._stream import StreamUnavailableError
 from ._sync import CommandCenterClient
 from ._task_list import ListedTask, TaskListing, Tasks
 from ._version import __version__
@@ -34,11 +43,31 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .models import Completion, PayloadField, RunEvent, Task, TaskPayload
+    from .models import (
+        Completion,
+        PayloadField,
+        Run,
+        RunCommandResult,
+        RunContext,
+        RunEvent,
+        Task,
+        TaskPayload,
+    )
 
 # The pydantic models load on first use (``client.Task``, ``from client import Task``): reading
 # an inbox needs none of them, and pydantic takes as long to import as httpx.
-_MODELS = frozenset({"Completion", "PayloadField", "RunEvent", "Task", "TaskPayload"})
+_MODELS = frozenset(
+    {
+        "Completion",
+        "PayloadField",
+        "Run",
+        "RunCommandResult",
+        "RunContext",
+        "RunEvent",
+        "Task",
+        "TaskPayload",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -52,6 +81,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FAILURE_CODES",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -75,9 +105,15 @@ __all__ = [
     "RedactingFilter",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "Run",
+    "RunCommandResult",
+    "RunContext",
     "RunEvent",
+    "RunListing",
+    "RunStatus",
     "Secret",
     "ServerError",
+    "StreamUnavailableError",
     "Task",
     "TaskListing",
     "TaskPayload",
@@ -85,11 +121,14 @@ __all__ = [
     "Tasks",
     "UnconfirmedCompletionError",
     "UnprocessableEntityError",
+    "UnreadableRun",
     "UnreadableTask",
     "__version__",
     "check_address",
+    "failure_meaning",
     "install_redaction",
     "is_loopback_url",
     "proxy_for",
     "reject_result",
+    "run_state",
 ]

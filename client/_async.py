@@ -6,21 +6,23 @@ elapsed time is also checked after every chunk.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
 
-from ._base import BaseClient, Endpoint, Outcome, Send
+from ._base import BaseClient, Endpoint, Outcome, Send, check_address
 from ._body import BodyProblem
 from ._light import TaskReport, reject_result
 from ._net import Budget, DeadlineExceeded, scrub_frames, verifying_tls
+from ._runs import RunListing, StopMode
+from ._stream import StreamUnavailableError, run_events, stream_url
 from ._task_list import TaskListing, Tasks
 
 if TYPE_CHECKING:
-    from .models import Completion, RunEvent, Task
+    from .models import Completion, RunCommandResult, RunContext, RunEvent, Task
 
 T = TypeVar("T")
 
@@ -135,6 +137,74 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
 
     async def list_run_events(self, workflow_id: str, run_id: str) -> list[RunEvent]:
         return await self._run(self._ep_list_run_events(workflow_id, run_id))
+
+    async def list_runs(self) -> RunListing:
+        """The tenant-wide runs feed (``GET /v1/runs``), the Command Center's data source.
+
+        Entries that are not runs are in ``unreadable``; the readable ones are listed all the same.
+        """
+        return await self._run(self._ep_list_runs())
+
+    async def list_workflow_runs(self, workflow_id: str) -> RunListing:
+        """One workflow's runs (``GET /v1/workflows/{id}/runs``)."""
+        return await self._run(self._ep_list_workflow_runs(workflow_id))
+
+    async def stream_run_events(
+        self, workflow_id: str, run_id: str | None = None
+    ) -> AsyncIterator[RunEvent]:
+        """A workflow's run events as they happen (``GET …/stream``, a WebSocket), of one run
+        if ``run_id`` is given. Raises :class:`StreamUnavailableError` when the stream cannot be
+        opened or breaks – poll the events instead. A client on a transport handed in (tests,
+        in-process apps) has no network to open it on."""
+        check_address(workflow_id, run_id or "run")
+        if not self._owns_http:
+            raise StreamUnavailableError("this client's transport cannot open a WebSocket")
+        headers = self._headers(self._ep_list_run_events(workflow_id, run_id or "run"))
+        url = stream_url(self.base_url, workflow_id, run_id)
+        tls = verifying_tls(self.trust_env) if url.startswith("wss:") else None
+        wanted = {"Authorization", "X-Tenant-Id", "X-Project-Id", "User-Agent"}
+        async for event in run_events(
+            url, {k: v for k, v in headers.items() if k.title() in wanted}, run_id=run_id, tls=tls
+        ):
+            yield event
+
+    async def get_run_context(self, workflow_id: str, run_id: str) -> RunContext:
+        """A run's variables and step results."""
+        return await self._run(self._ep_get_run_context(workflow_id, run_id))
+
+    async def pause_run(
+        self, workflow_id: str, run_id: str, *, idempotency_key: str | None = None
+    ) -> RunCommandResult:
+        """Pause a run: no new steps are scheduled until it is resumed; steps in flight may end."""
+        return await self._run(
+            self._ep_run_command(workflow_id, run_id, "pause", idempotency_key=idempotency_key)
+        )
+
+    async def resume_run(
+        self, workflow_id: str, run_id: str, *, idempotency_key: str | None = None
+    ) -> RunCommandResult:
+        """Resume a paused run. A stopped or failed run never resumes (409)."""
+        return await self._run(
+            self._ep_run_command(workflow_id, run_id, "resume", idempotency_key=idempotency_key)
+        )
+
+    async def stop_run(
+        self,
+        workflow_id: str,
+        run_id: str,
+        *,
+        mode: StopMode = "immediate",
+        idempotency_key: str | None = None,
+    ) -> RunCommandResult:
+        """Stop a run, for good: ``immediate`` halts it now, ``graceful`` lets it drain first.
+
+        Every retry of this call reuses one ``Idempotency-Key``, as a completion's do.
+        """
+        return await self._run(
+            self._ep_run_command(
+                workflow_id, run_id, "stop", mode=mode, idempotency_key=idempotency_key
+            )
+        )
 
     async def complete_task(
         self,

@@ -39,6 +39,15 @@ from ._light import TaskReport
 from ._logs import install_redaction, logger, redact_headers, redact_text
 from ._net import Budget, DeadlineExceeded, cleartext_proxy_problem, is_loopback_url
 from ._retry import RetryPolicy, is_ambiguous_status, parse_retry_after
+from ._runs import (
+    RunCommand,
+    RunListing,
+    StopMode,
+    command_body,
+    decode_loosely,
+    parse_command_result,
+    parse_run_listing,
+)
 from ._secret import Secret
 from ._task_list import (
     Decoded,
@@ -66,7 +75,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .models import Completion, RunEvent
+    from .models import Completion, RunCommandResult, RunContext, RunEvent
 
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
@@ -222,6 +231,16 @@ def _run_path(workflow_id: str, run_id: str) -> str:
         f"/v1/workflows/{_segment(workflow_id, 'workflow id')}"
         f"/runs/{_segment(run_id, 'run id')}/tasks/pending"
     )
+
+
+def _workflow_path(workflow_id: str) -> str:
+    return f"/v1/workflows/{_segment(workflow_id, 'workflow id')}"
+
+
+def _parse_context(body: Any) -> RunContext:
+    from .models import RunContext
+
+    return RunContext.model_validate(body)
 
 
 def _parse_events(body: Any) -> list[RunEvent]:
@@ -484,6 +503,42 @@ class BaseClient(Generic[HttpT]):
             # An answer we cannot read does not say whether the decision was applied.
             unreadable=UnconfirmedCompletionError,
             too_large=CompletionAnswerTooLargeError,
+        )
+
+    def _ep_list_runs(self) -> Endpoint[RunListing]:
+        return Endpoint("GET", "/v1/runs", parse_run_listing)
+
+    def _ep_list_workflow_runs(self, workflow_id: str) -> Endpoint[RunListing]:
+        return Endpoint("GET", _workflow_path(workflow_id) + "/runs", parse_run_listing)
+
+    def _ep_get_run_context(self, workflow_id: str, run_id: str) -> Endpoint[RunContext]:
+        path = f"{_workflow_path(workflow_id)}/runs/{_segment(run_id, 'run id')}/context"
+        return Endpoint("GET", path, _parse_context)
+
+    def _ep_run_command(
+        self,
+        workflow_id: str,
+        run_id: str,
+        command: RunCommand,
+        *,
+        mode: StopMode | None = None,
+        idempotency_key: str | None,
+    ) -> Endpoint[RunCommandResult]:
+        """``POST /v1/workflows/{id}/command``: one key for every attempt, as a completion has.
+
+        The run id travels in the body, yet is refused as a path segment would be: the same
+        ids the task methods refuse are not run ids.
+        """
+        path = _workflow_path(workflow_id) + "/command"
+        _segment(run_id, "run id")
+        return Endpoint(
+            "POST",
+            path,
+            parse_command_result,
+            json=command_body(command, run_id, mode),
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+            # The answer's shape is undocumented: a 2xx body that is not JSON is no error.
+            decode=decode_loosely,
         )
 
     # -- the shared flow ------------------------------------------------------------------------

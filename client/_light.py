@@ -66,7 +66,31 @@ def reject_result(reason: str | None) -> dict[str, Any] | None:
     return {"reason": reason} if reason else None
 
 
-class TaskNames:
+# Run ids are shown by their first 8 characters, as the platform's own console does.
+SHORT_RUN_ID = 8
+
+
+def short_run_id(run_id: str) -> str:
+    """A run id as the platform's console shows it: its first 8 characters (API.md part 1)."""
+    return run_id[:SHORT_RUN_ID]
+
+
+class WorkflowNames:
+    """How a workflow is named on screen, the same for a task and a run. The class using it
+    has ``workflow_id`` and ``workflow_name``."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # declared by the class using it, not here
+        workflow_id: str
+        workflow_name: str | None
+
+    @property
+    def workflow_label(self) -> str:
+        return self.workflow_name or self.workflow_id
+
+
+class TaskNames(WorkflowNames):
     """How a task is named on screen, shared by the listed head and the full model, so both
     always say the same. The class using it has ``id``, ``workflow_id``, ``workflow_name``,
     ``run_id``, ``step_id`` and ``prompt``."""
@@ -75,8 +99,6 @@ class TaskNames:
 
     if TYPE_CHECKING:  # declared by the class using it, not here
         id: str
-        workflow_id: str
-        workflow_name: str | None
         run_id: str
         step_id: str | None
         prompt: str | None
@@ -87,10 +109,6 @@ class TaskNames:
         return title or self.prompt or self.step_id or self.id
 
     @property
-    def workflow_label(self) -> str:
-        return self.workflow_name or self.workflow_id
-
-    @property
     def short_run_id(self) -> str:
         """The run id as the platform's console shows it: its first 8 characters."""
-        return self.run_id[:8]
+        return short_run_id(self.run_id)

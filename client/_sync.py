@@ -25,10 +25,11 @@ from ._net import (
     scrub_frames,
     verifying_tls,
 )
+from ._runs import RunListing, StopMode
 from ._task_list import TaskListing, Tasks
 
 if TYPE_CHECKING:
-    from .models import Completion, RunEvent, Task
+    from .models import Completion, RunCommandResult, RunContext, RunEvent, Task
 
 T = TypeVar("T")
 
@@ -136,6 +137,55 @@ class CommandCenterClient(BaseClient[httpx.Client]):
 
     def list_run_events(self, workflow_id: str, run_id: str) -> list[RunEvent]:
         return self._run(self._ep_list_run_events(workflow_id, run_id))
+
+    def list_runs(self) -> RunListing:
+        """The tenant-wide runs feed (``GET /v1/runs``), the Command Center's data source.
+
+        Entries that are not runs are in ``unreadable``; the readable ones are listed all the same.
+        """
+        return self._run(self._ep_list_runs())
+
+    def list_workflow_runs(self, workflow_id: str) -> RunListing:
+        """One workflow's runs (``GET /v1/workflows/{id}/runs``)."""
+        return self._run(self._ep_list_workflow_runs(workflow_id))
+
+    def get_run_context(self, workflow_id: str, run_id: str) -> RunContext:
+        """A run's variables and step results."""
+        return self._run(self._ep_get_run_context(workflow_id, run_id))
+
+    def pause_run(
+        self, workflow_id: str, run_id: str, *, idempotency_key: str | None = None
+    ) -> RunCommandResult:
+        """Pause a run: no new steps are scheduled until it is resumed; steps in flight may end."""
+        return self._run(
+            self._ep_run_command(workflow_id, run_id, "pause", idempotency_key=idempotency_key)
+        )
+
+    def resume_run(
+        self, workflow_id: str, run_id: str, *, idempotency_key: str | None = None
+    ) -> RunCommandResult:
+        """Resume a paused run. A stopped or failed run never resumes (409)."""
+        return self._run(
+            self._ep_run_command(workflow_id, run_id, "resume", idempotency_key=idempotency_key)
+        )
+
+    def stop_run(
+        self,
+        workflow_id: str,
+        run_id: str,
+        *,
+        mode: StopMode = "immediate",
+        idempotency_key: str | None = None,
+    ) -> RunCommandResult:
+        """Stop a run, for good: ``immediate`` halts it now, ``graceful`` lets it drain first.
+
+        Every retry of this call reuses one ``Idempotency-Key``, as a completion's do.
+        """
+        return self._run(
+            self._ep_run_command(
+                workflow_id, run_id, "stop", mode=mode, idempotency_key=idempotency_key
+            )
+        )
 
     def complete_task(
         self,

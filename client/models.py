@@ -1,4 +1,4 @@
-"""Wire models of the /v1 human-task API.
+"""Wire models of the /v1 API: human tasks, and runs (API.md parts 1b, 2 and 3b).
 
 Parsing is deliberately tolerant (API.md part 3): the real platform's task object is not fixed by
 its docs, so alternative key names, missing optional keys and unknown extra keys are all accepted,
@@ -26,22 +26,49 @@ from pydantic import (
 )
 from pydantic.functional_validators import ModelWrapValidatorHandler
 
-from ._light import FieldType, TaskNames, TaskReport, UnreadableTask, loose_time, reject_result
+from ._light import (
+    FieldType,
+    TaskNames,
+    TaskReport,
+    UnreadableTask,
+    WorkflowNames,
+    loose_time,
+    reject_result,
+    short_run_id,
+)
+from ._runs import (
+    FAILURE_CODES,
+    RunListing,
+    RunStatus,
+    UnreadableRun,
+    failure_meaning,
+    run_state,
+)
 
 __all__ = [
+    "FAILURE_CODES",
     "Completion",
     "CompletionRequest",
     "ErrorBody",
     "EventList",
     "FieldType",
     "PayloadField",
+    "Run",
+    "RunCommandResult",
+    "RunContext",
     "RunEvent",
+    "RunListing",
+    "RunStatus",
     "Task",
     "TaskList",
     "TaskPayload",
     "TaskReport",
+    "UnreadableRun",
     "UnreadableTask",
+    "failure_meaning",
     "reject_result",
+    "run_state",
+    "short_run_id",
 ]
 
 
@@ -257,6 +284,34 @@ class TaskPayload(BaseModel):
         return {f.name: f.value for f in self.fields if f.editable}
 
 
+def _loose_moment(value: Any) -> Any:
+    """A time as pydantic reads it, or None: an unreadable time must not hide the entry."""
+    if isinstance(value, str):
+        return loose_time(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None if not isinstance(value, datetime) else value
+
+
+def _loose_text(value: Any) -> str | None:
+    """Text where text belongs; a number or boolean as its text; anything else None (kept in
+    raw, never shown as a name)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):
+        return str(value)
+    return None
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """Any JSON as an object: null is empty, a non-object is kept under ``value``."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    return {"value": value}
+
+
 class _Tolerant(BaseModel):
     """Keeps unknown keys and the exact JSON the model was parsed from."""
 
@@ -297,29 +352,17 @@ class Task(TaskNames, _Tolerant):
     @field_validator("task_payload", mode="before")
     @classmethod
     def _payload_object(cls, value: Any) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            return value
-        return {"value": value}
+        return _json_object(value)
 
     @field_validator("workflow_name", "step_id", "task_type", "status", "prompt", mode="before")
     @classmethod
     def _loose_text(cls, value: Any) -> str | None:
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, int | float | bool):
-            return str(value)
-        return None  # an object where text belongs: kept in raw, not shown as a name
+        return _loose_text(value)
 
     @field_validator("created_at", mode="before")
     @classmethod
     def _loose_time(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return loose_time(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        return None if not isinstance(value, datetime) else value
+        return _loose_moment(value)
 
     @cached_property
     def payload(self) -> TaskPayload:
@@ -393,6 +436,146 @@ class RunEvent(_Tolerant):
 
 class EventList(_Tolerant):
     events: list[RunEvent]
+
+
+# -- runs (API.md parts 1b, 2 and 3b) --------------------------------------------------------
+
+
+class Run(WorkflowNames, _Tolerant):
+    """A run of the runs feed, in our contract's shape or the older spec's.
+
+    ``status`` is the word as sent (stripped): an unknown one is shown, never an error;
+    :attr:`state` reads it. ``updated_at`` is the last change, from ``updated_at``, ``ended_at``
+    or ``completed_at``, whichever comes first in that order.
+    """
+
+    id: str = Field(validation_alias=AliasChoices("id", "run_id"))
+    workflow_id: str
+    workflow_name: str | None = None
+    status: str = ""
+    started_at: datetime | None = None
+    updated_at: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("updated_at", "ended_at", "completed_at")
+    )
+    failure_code: str | None = None
+    error: str | None = None
+    pending_tasks: int | None = None
+
+    @field_validator("workflow_name", "failure_code", mode="before")
+    @classmethod
+    def _loose_text(cls, value: Any) -> str | None:
+        return _loose_text(value)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_word(cls, value: Any) -> str:
+        text = _loose_text(value)
+        return text.strip() if text else ""
+
+    @field_validator("started_at", "updated_at", mode="before")
+    @classmethod
+    def _loose_time(cls, value: Any) -> Any:
+        return _loose_moment(value)
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_text(cls, value: Any) -> str | None:
+        """A string, or an error object's message (``message``, ``error`` or ``detail``)."""
+        if isinstance(value, dict):
+            for key in ("message", "error", "detail"):
+                if isinstance(value.get(key), str):
+                    return str(value[key])
+            return None
+        return _loose_text(value)
+
+    @field_validator("pending_tasks", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int | None:
+        """A count of tasks; a list of them counts as its length; anything else is unknown."""
+        if isinstance(value, list):
+            return len(value)
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        return value if isinstance(value, int) and value >= 0 else None
+
+    @property
+    def state(self) -> RunStatus:
+        return run_state(self.status)
+
+    @property
+    def active(self) -> bool:
+        return self.state.active
+
+    @property
+    def terminal(self) -> bool:
+        return self.state.terminal
+
+    @property
+    def short_id(self) -> str:
+        """The run id as the platform's console shows it (the tasks' short run ids' rule)."""
+        return short_run_id(self.id)
+
+    @property
+    def changed_at(self) -> datetime | None:
+        """When the run last changed, as far as known: ``updated_at``, else ``started_at``."""
+        return self.updated_at or self.started_at
+
+    @property
+    def failure_meaning(self) -> str | None:
+        return failure_meaning(self.failure_code)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The run's address: (workflow_id, run_id)."""
+        return (self.workflow_id, self.id)
+
+
+class RunList(_Tolerant):
+    runs: list[Any]
+    total: int | None = None
+
+    @field_validator("total", mode="before")
+    @classmethod
+    def _total(cls, value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class RunContext(_Tolerant):
+    """A run's variables and step results (``…/runs/{runID}/context``); any JSON object."""
+
+    variables: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("variables", "inputs", "context")
+    )
+    steps: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("steps", "step_results", "outputs")
+    )
+
+    @field_validator("variables", "steps", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> dict[str, Any]:
+        return _json_object(value)
+
+
+class RunCommandResult(_Tolerant):
+    """The answer of ``POST …/command``; undocumented, so every key is optional and loose."""
+
+    run_id: str | None = Field(default=None, validation_alias=AliasChoices("run_id", "id"))
+    workflow_id: str | None = None
+    status: str | None = None
+
+    @field_validator("run_id", "workflow_id", "status", mode="before")
+    @classmethod
+    def _loose_text(cls, value: Any) -> str | None:
+        text = _loose_text(value)
+        return text.strip() if text is not None else None
+
+    @property
+    def state(self) -> RunStatus:
+        return run_state(self.status)
 
 
 class ErrorBody(BaseModel):
