@@ -1,8 +1,9 @@
 """A stub of the workflow platform's /v1 human-task API, for tests and demos.
 
 It serves API.md part 2 with the client's own wire models: the same statuses and error shape,
-idempotent completions, runs that resume after a decision, demo data, a fast generator of
-realistic tasks, and fault injection (latency, 503s, dropped connections).
+idempotent completions, runs that resume after a decision, a runs feed, run control (pause,
+resume, stop, start) and a WebSocket of run events, demo data, fast generators of realistic
+tasks and runs, and fault injection (latency, 503s, dropped connections).
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ _EXPORTS = {
     "FaultKind": "faults",
     "StubServer": "runner",
     "serve": "runner",
+    "RunGenerator": "scenarios",
     "TaskGenerator": "scenarios",
+    "generate_runs": "scenarios",
     "generate_tasks": "scenarios",
     "seed_demo": "scenarios",
+    "ManualClock": "state",
+    "PlannedStep": "state",
     "RunState": "state",
     "StubState": "state",
 }
@@ -39,12 +44,16 @@ __all__ = [
     "DEMO_VIEWER_TOKEN",
     "FaultInjector",
     "FaultKind",
+    "ManualClock",
+    "PlannedStep",
     "Principal",
+    "RunGenerator",
     "RunState",
     "StubServer",
     "StubState",
     "TaskGenerator",
     "create_app",
+    "generate_runs",
     "generate_tasks",
     "seed_demo",
     "serve",
@@ -62,8 +71,8 @@ if TYPE_CHECKING:
     )
     from .faults import FaultInjector, FaultKind
     from .runner import StubServer, serve
-    from .scenarios import TaskGenerator, generate_tasks, seed_demo
-    from .state import RunState, StubState
+    from .scenarios import RunGenerator, TaskGenerator, generate_runs, generate_tasks, seed_demo
+    from .state import ManualClock, PlannedStep, RunState, StubState
 
 
 def __getattr__(name: str) -> Any:

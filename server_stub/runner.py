@@ -21,7 +21,7 @@ from ._socket import listening_socket
 from .app import create_app
 from .auth import DEMO_CONTRIBUTOR_TOKEN, DEMO_PROJECT, DEMO_TENANT, DEMO_VIEWER_TOKEN, Principal
 from .faults import FaultInjector
-from .scenarios import generate_tasks, seed_demo
+from .scenarios import generate_runs, generate_tasks, seed_demo
 from .state import StubState
 
 __all__ = ["StubServer", "serve"]
@@ -147,8 +147,9 @@ class StubServer:
         self.stop()
 
 
-def build_state(seed: str = "demo", tasks: int = 0) -> StubState:
-    """A state seeded with the demo (or empty) plus ``tasks`` generated tasks."""
+def build_state(seed: str = "demo", tasks: int = 0, runs: int = 0) -> StubState:
+    """A state seeded with the demo (or empty) plus ``tasks`` generated tasks and ``runs``
+    generated runs (in every status; a tenth of them wait on a task)."""
     if seed not in ("demo", "empty"):
         raise ValueError(f"seed must be 'demo' or 'empty', got {seed!r}")
     state = StubState()
@@ -156,7 +157,13 @@ def build_state(seed: str = "demo", tasks: int = 0) -> StubState:
         seed_demo(state)
     if tasks:
         generate_tasks(state, tasks)
+    if runs:
+        generate_runs(state, runs)
     return state
+
+
+def _counts(**amounts: int) -> list[str]:
+    return [f"{n} {name}" for name, n in amounts.items() if n]
 
 
 def serve(
@@ -171,24 +178,28 @@ def serve(
     *,
     access_log: bool = False,
     entity_tags: bool = True,
+    runs: int = 0,
 ) -> None:
     """Serve the stub in the foreground until Ctrl-C; print its URL and the demo identity.
 
     For ``command-center stub-server``. ``port=0`` picks a free port.
     """
     faults = FaultInjector(fail_rate, latency_ms) if fail_rate or latency_ms else None
-    if tasks:
-        echo(f"Generating {tasks} tasks…")
+    if tasks or runs:
+        echo(f"Generating {' and '.join(_counts(tasks=tasks, runs=runs))}…")
     started = time.perf_counter()
-    state = build_state(seed, tasks)
-    if tasks:
+    state = build_state(seed, tasks, runs)
+    if tasks or runs:
         echo(f"Generated in {time.perf_counter() - started:.1f} s.")
     app = create_app(state, faults=faults, spawn_every=spawn_every, entity_tags=entity_tags)
     config = _config(app, host, port, embedded=False, access_log=access_log)
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
-    echo(f"Stub server on http://{shown_host}:{bound} ({state.pending_count} pending tasks)")
+    echo(
+        f"Stub server on http://{shown_host}:{bound} "
+        f"({state.pending_count} pending tasks, {state.run_count} runs)"
+    )
     echo(f"  tenant   {DEMO_TENANT}")
     echo(f"  project  {DEMO_PROJECT}")
     echo(f"  tokens   {DEMO_CONTRIBUTOR_TOKEN}  (project_contributor: read, approve, reject)")

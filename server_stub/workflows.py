@@ -5,13 +5,17 @@ LLM-drafted email, escalate a low-confidence classification, correct extracted d
 PR review assistant of API.md and two more shapes (a run waiting on two people; a payload that
 follows no convention). The demo and the generator both build on them, so completing any served
 task resumes its run with plausible downstream steps.
+
+``RUN_WORKFLOWS`` have no human step: agent runs that only move through timed steps (MCP tool
+calls, LLM calls, plain code). They fill the Command Center's other sections – running, paused,
+queued, draining, failed – and the ``start`` command runs their ``run_steps``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .state import DownstreamStep, Workflow
+from .state import DownstreamStep, PlannedStep, Workflow
 
 __all__ = [
     "CONTRACT_REVIEW",
@@ -19,10 +23,16 @@ __all__ = [
     "CUSTOMER_EMAIL",
     "INDUSTRIES",
     "INVENTORY_RECONCILE",
+    "INVOICE_REMINDERS",
+    "LEAD_ENRICHMENT",
     "PRIORITIES",
     "PR_REVIEW",
+    "RUN_WORKFLOWS",
+    "STEP_TOOLS",
+    "SUPPORT_DIGEST",
     "TICKET_TRIAGE",
     "TRIAGE_CATEGORIES",
+    "WAREHOUSE_SYNC",
     "WORKFLOWS",
     "crm_payload",
 ]
@@ -97,6 +107,66 @@ WORKFLOWS: tuple[Workflow, ...] = (
     CONTRACT_REVIEW,
     INVENTORY_RECONCILE,
 )
+
+WAREHOUSE_SYNC = Workflow(
+    "wf_warehouse_sync",
+    "Nightly warehouse sync",
+    run_steps=(
+        PlannedStep("extract-orders", 45, {"rows": 18234, "source": "shop-db"}),
+        PlannedStep("transform-orders", 120, {"rows": 18190, "rejected": 44}),
+        PlannedStep("load-warehouse", 180, {"loaded": 18190, "table": "analytics.orders"}),
+    ),
+)
+LEAD_ENRICHMENT = Workflow(
+    "wf_lead_enrichment",
+    "Lead enrichment",
+    run_steps=(
+        PlannedStep("fetch-leads", 15, {"leads": 64}),
+        PlannedStep("enrich-leads", 90, {"enriched": 61, "not_found": 3}),
+        PlannedStep("score-leads", 40, {"hot": 9, "warm": 23, "cold": 29}),
+        PlannedStep("update-crm", 20, {"updated": 61}),
+    ),
+)
+SUPPORT_DIGEST = Workflow(
+    "wf_support_digest",
+    "Daily support digest",
+    run_steps=(
+        PlannedStep("collect-tickets", 20, {"tickets": 212}),
+        PlannedStep("summarize-tickets", 75, {"themes": 6, "tokens": 9180}),
+        PlannedStep("post-digest", 8, {"channel": "#support-leads", "posted": True}),
+    ),
+)
+INVOICE_REMINDERS = Workflow(
+    "wf_invoice_reminders",
+    "Invoice reminder agent",
+    run_steps=(
+        PlannedStep("find-overdue", 25, {"overdue": 37, "total_eur": 84210.5}),
+        PlannedStep("draft-reminders", 110, {"drafted": 37}),
+        PlannedStep("send-reminders", 60, {"sent": 37}),
+    ),
+)
+RUN_WORKFLOWS: tuple[Workflow, ...] = (
+    WAREHOUSE_SYNC,
+    LEAD_ENRICHMENT,
+    SUPPORT_DIGEST,
+    INVOICE_REMINDERS,
+)
+# What each step of those workflows calls: an MCP tool (by name), an LLM ("llm"), or code.
+STEP_TOOLS: dict[str, str] = {
+    "extract-orders": "postgres.query",
+    "transform-orders": "code",
+    "load-warehouse": "bigquery.insert_rows",
+    "fetch-leads": "hubspot.search_contacts",
+    "enrich-leads": "clearbit.enrich_company",
+    "score-leads": "llm",
+    "update-crm": "hubspot.update_contact",
+    "collect-tickets": "zendesk.search_tickets",
+    "summarize-tickets": "llm",
+    "post-digest": "slack.post_message",
+    "find-overdue": "code",
+    "draft-reminders": "llm",
+    "send-reminders": "gmail.send_email",
+}
 
 TRIAGE_CATEGORIES = ["billing", "technical", "account", "shipping", "other"]
 PRIORITIES = ["low", "normal", "high", "urgent"]

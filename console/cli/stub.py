@@ -55,6 +55,9 @@ def _data_options(f: F) -> F:
     "--latency-ms", type=click.IntRange(min=0), default=0, show_default=True, help="Added delay."
 )
 @click.option(
+    "--runs", type=click.IntRange(min=0), default=0, help="Also generate N runs (all statuses)."
+)
+@click.option(
     "--etags/--no-etags",
     default=True,
     show_default=True,
@@ -68,6 +71,7 @@ def stub_server(
     spawn_every: float | None,
     fail_rate: float,
     latency_ms: int,
+    runs: int,
     etags: bool,
 ) -> None:
     """Serve the stub of the platform's /v1 task API (for demos and tests)."""
@@ -89,6 +93,7 @@ def stub_server(
             latency_ms=latency_ms,
             echo=click.echo,
             entity_tags=etags,
+            runs=runs,
         )
     except OSError as exc:
         raise click.ClickException(f"{exc.strerror or exc}. Choose another --port.") from None

@@ -24,9 +24,25 @@ INBOX = ("GET", "/v1/tasks/pending")
 RUN_TASKS = ("GET", f"{RUN}/tasks/pending")
 COMPLETE = ("POST", f"{RUN}/tasks/approve-review/complete")
 EVENTS = ("GET", f"{RUN}/events")
-ROUTES = [INBOX, RUN_TASKS, COMPLETE, EVENTS]
-RUN_ROUTES = [RUN_TASKS, COMPLETE, EVENTS]
-ROUTE_IDS = ["inbox", "run-tasks", "complete", "events"]
+FEED = ("GET", "/v1/runs")
+WORKFLOW_RUNS = ("GET", "/v1/workflows/wf_pr_review/runs")
+CONTEXT = ("GET", f"{RUN}/context")
+COMMAND = ("POST", "/v1/workflows/wf_support_digest/command")
+ROUTES = [INBOX, RUN_TASKS, COMPLETE, EVENTS, FEED, WORKFLOW_RUNS, CONTEXT, COMMAND]
+ROUTE_IDS = [
+    "inbox",
+    "run-tasks",
+    "complete",
+    "events",
+    "runs-feed",
+    "workflow-runs",
+    "context",
+    "command",
+]
+# Everything but the two tenant-wide listings names its project.
+RUN_ROUTES = [route for route in ROUTES if route not in (INBOX, FEED)]
+RUN_ROUTE_IDS = [i for route, i in zip(ROUTES, ROUTE_IDS, strict=True) if route in RUN_ROUTES]
+PAUSE = {"command": "pause", "params": {"run_id": "run_d51c0a8e7f24"}}
 
 
 async def call(
@@ -34,7 +50,7 @@ async def call(
 ) -> httpx.Response:
     method, path = route
     if method == "POST":
-        kwargs.setdefault("json", {"approved": True})
+        kwargs.setdefault("json", PAUSE if path.endswith("/command") else {"approved": True})
     return await api.request(method, path, headers=headers, **kwargs)
 
 
@@ -96,7 +112,7 @@ async def test_wrong_project_is_403(
     assert_error(response, 403, "FORBIDDEN", "wrong project", "'proj-other'")
 
 
-@pytest.mark.parametrize("route", RUN_ROUTES, ids=ROUTE_IDS[1:])
+@pytest.mark.parametrize("route", RUN_ROUTES, ids=RUN_ROUTE_IDS)
 async def test_run_routes_require_the_project_header(
     api: httpx.AsyncClient, contributor: dict[str, str], route: tuple[str, str]
 ) -> None:
@@ -114,6 +130,38 @@ async def test_the_inbox_needs_no_project_header(
 
     assert response.status_code == 200
     assert len(response.json()["tasks"]) == 12
+
+
+async def test_the_runs_feed_needs_no_project_header(
+    api: httpx.AsyncClient, contributor: dict[str, str]
+) -> None:
+    headers = {k: v for k, v in contributor.items() if k != "X-Project-Id"}
+
+    response = await call(api, FEED, headers)
+
+    assert response.status_code == 200
+    assert len(response.json()["runs"]) == 26
+
+
+async def test_a_viewer_may_not_command_a_run(
+    api: httpx.AsyncClient, viewer: dict[str, str], stub_state: StubState
+) -> None:
+    response = await call(api, COMMAND, viewer)
+
+    assert_error(response, 403, "FORBIDDEN", 'missing role "project_contributor"')
+    assert stub_state.run_state("wf_support_digest", "run_d51c0a8e7f24") == "running"
+
+
+@pytest.mark.parametrize(
+    "route", [FEED, WORKFLOW_RUNS, CONTEXT], ids=["runs-feed", "workflow-runs", "context"]
+)
+async def test_a_viewer_may_read_runs(
+    api: httpx.AsyncClient, viewer: dict[str, str], route: tuple[str, str]
+) -> None:
+    response = await call(api, route, viewer)
+
+    assert response.status_code == 200
+    assert response.json()
 
 
 @pytest.mark.parametrize("route", [RUN_TASKS, COMPLETE], ids=["run-tasks", "complete"])
@@ -159,10 +207,17 @@ async def test_scopes_are_checked_beside_roles(stub_state: StubState, make_heade
         )
         assert (await call(api, RUN_TASKS, read_only)).status_code == 200
         assert_error(
+            await call(api, COMMAND, read_only), 403, "FORBIDDEN", 'missing scope "workflow:run"'
+        )
+        assert_error(
+            await call(api, FEED, run_only), 403, "FORBIDDEN", 'missing scope "workflow:read"'
+        )
+        assert_error(
             await call(api, INBOX, run_only), 403, "FORBIDDEN", 'missing scope "workflow:read"'
         )
         # Roles are a ladder: an admin may do what a contributor may.
         assert (await call(api, COMPLETE, make_headers("pat_admin"))).status_code == 200
+        assert (await call(api, COMMAND, make_headers("pat_admin"))).status_code == 200
 
 
 async def test_no_answer_ever_contains_the_token(

@@ -6,10 +6,11 @@ contributor, and every built-in check: no 5xx, only documented statuses, bodies 
 match the schema, schema-violating input refused, valid input not refused, auth enforced. On top,
 every 4xx must be the platform's error shape, ``{"error": "...", "code"?: "..."}`` and nothing else.
 
-Generated ids almost never exist, so a hook swaps real ``(workflow_id, run_id[, task_id])``
-combinations in half the time, and explicit examples pin the answers that matter: 200 for a real
-run or a pending task, 409 for a completed one, 404 for unknown ids, 422 for malformed bodies.
-The app's state is rebuilt before each operation's test, so the tests do not depend on order.
+Generated ids almost never exist, so hooks swap real ``(workflow_id, run_id[, task_id])``
+combinations (and real run ids in command bodies) in half the time, and explicit examples pin
+the answers that matter: 200 for a real run or a pending task, 409 for a completed one or an
+impossible run transition, 404 for unknown ids, 422 for malformed bodies. The app's state is
+rebuilt before each operation's test, so the tests do not depend on order.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ ALREADY_DONE: TaskKey = ("wf_vendor_contract", "run_4c8b1f6e2a93", "legal-review
 # Still pending in the same run; the malformed-body examples aim at it (and must leave it so).
 STILL_PENDING: TaskKey = ("wf_vendor_contract", "run_4c8b1f6e2a93", "budget-approval")
 UNKNOWN: TaskKey = ("wf_pr_review", "run_000000000000", "approve-review")
+# Run commands' explicit examples: a running run paused twice with one key (kept out of the
+# fuzzing pool, so it is still running), a stopped run and a draining one (the clock stands).
+PAUSE_ME = ("wf_support_digest", "run_d51c0a8e7f24")
+STOPPED = ("wf_support_digest", "run_46d0b9e3a7f5")
+DRAINING = ("wf_lead_enrichment", "run_c0b8a6e4f213")
 
 AUTH = {"Authorization": f"Bearer {DEMO_CONTRIBUTOR_TOKEN}"}
 HEADERS = {"X-Tenant-Id": DEMO_TENANT, "X-Project-Id": DEMO_PROJECT}
@@ -67,7 +73,10 @@ def _task_keys(state: StubState) -> list[TaskKey]:
 
 _PENDING_AT_START = _task_keys(fresh_state())
 FUZZ_TASKS = sorted({*_PENDING_AT_START, ALREADY_DONE} - {APPROVE_ME})
-FUZZ_RUNS = sorted({key[:2] for key in FUZZ_TASKS} | {APPROVE_ME[:2]})
+_RUNS_AT_START = {(r["workflow_id"], r["id"]) for r in fresh_state().list_runs()}
+FUZZ_RUNS = sorted({key[:2] for key in FUZZ_TASKS} | {APPROVE_ME[:2]} | _RUNS_AT_START)
+FUZZ_RUN_IDS = sorted({run_id for _, run_id in _RUNS_AT_START} - {PAUSE_ME[1]})
+WORKFLOW_IDS = sorted({key[0] for key in FUZZ_RUNS})
 
 APP = create_app(fresh_state())  # no FaultInjector: nothing but the stub's own answers
 CONFIG = schemathesis.Config.from_dict(
@@ -97,9 +106,29 @@ def flatmap_path_parameters(
     elif "run_id" in names:
         fields = ("workflow_id", "run_id")
         real = [_path(fields, key) for key in FUZZ_RUNS]
+    elif "workflow_id" in names:
+        real = [{"workflow_id": workflow_id} for workflow_id in WORKFLOW_IDS]
     else:
         return st.just(path_parameters)
     return st.one_of(st.just(path_parameters), st.sampled_from(real))
+
+
+@schema.hook
+def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
+    """Half the time, a command names a run that exists (of this workflow or another)."""
+    operation = context.operation
+    params = body.get("params") if isinstance(body, dict) else None
+    if (
+        operation is None
+        or not operation.path.endswith("/command")
+        or not isinstance(params, dict)
+        or "run_id" not in params
+    ):
+        return st.just(body)
+    real = st.sampled_from(FUZZ_RUN_IDS).map(
+        lambda run_id: {**body, "params": {**params, "run_id": run_id}}
+    )
+    return st.one_of(st.just(body), real)
 
 
 Example = tuple[int, dict[str, Any]]  # expected status, arguments of ``operation.Case``
@@ -127,11 +156,57 @@ def _complete_examples() -> list[Example]:
     ]
 
 
+def _command_examples() -> list[Example]:
+    def case(
+        workflow_id: str, body: Any, media_type: str = "application/json", **headers: str
+    ) -> Any:
+        return {
+            "path_parameters": {"workflow_id": workflow_id},
+            "headers": headers,
+            "body": body,
+            "media_type": media_type,
+        }
+
+    def command(name: str, run: tuple[str, str], **params: Any) -> Any:
+        return case(run[0], {"command": name, "params": {"run_id": run[1], **params}})
+
+    key = {"Idempotency-Key": "explicit-pause"}
+    pause = {"command": "pause", "params": {"run_id": PAUSE_ME[1]}}
+    return [
+        # The same command twice: one pauses, the other is its replay (either order).
+        (200, case(PAUSE_ME[0], pause, **key)),
+        (200, case(PAUSE_ME[0], pause, **key)),
+        (200, case("wf_warehouse_sync", {"command": "start", "params": {"date": "2026-11-25"}})),
+        (409, command("resume", STOPPED)),
+        (409, command("stop", STOPPED)),
+        (409, command("stop", DRAINING, mode="graceful")),
+        (409, command("resume", DRAINING)),
+        (404, command("pause", (PAUSE_ME[0], "run_000000000000"))),
+        (404, command("pause", ("wf_nope", PAUSE_ME[1]))),
+        (422, case(PAUSE_ME[0], {"command": "frobnicate", "params": {"run_id": PAUSE_ME[1]}})),
+        (422, command("stop", PAUSE_ME, mode="slowly")),
+        (422, command("pause", PAUSE_ME, mode="graceful")),
+        (422, case(PAUSE_ME[0], {"command": "pause", "params": {}})),
+        (422, case(PAUSE_ME[0], {"command": "pause", "params": {"run_id": ""}})),
+        (422, case(PAUSE_ME[0], {"command": "pause", "params": {"run_id": 7}})),
+        (422, case(PAUSE_ME[0], {**pause, "extra": True})),
+        (422, case(PAUSE_ME[0], {"params": {"run_id": PAUSE_ME[1]}})),
+        (422, case(PAUSE_ME[0], "command=pause", "text/plain")),
+    ]
+
+
 def _explicit_examples(operation: schemathesis.APIOperation) -> list[Example]:
     if operation.method.upper() == "POST":
+        if operation.path.endswith("/command"):
+            return _command_examples()
         return _complete_examples()
-    if "{run_id}" not in operation.path:
+    if "{workflow_id}" not in operation.path:
         return [(200, {})]
+    if "{run_id}" not in operation.path:
+        return [
+            (200, {"path_parameters": {"workflow_id": PAUSE_ME[0]}}),
+            (404, {"path_parameters": {"workflow_id": "wf_nope"}}),
+        ]
     names = ("workflow_id", "run_id")
     return [
         (200, {"path_parameters": _path(names, STILL_PENDING[:2])}),
