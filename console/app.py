@@ -28,22 +28,24 @@ from . import crash
 from .alerts import AlertGate, send_alert
 from .bulk import SEND_AT_ONCE
 from .decisions import Decision, NotRecorded, OutcomeNotRecorded, Settlement
+from .error_text import describe_error
 from .inbox_model import RowDiff, TaskKey
-from .messages import DecisionMade, InboxChanged, StatusChanged
+from .messages import DecisionMade, InboxChanged, RunsChanged, StatusChanged
 from .outbox import EntryState, OutboxEntry, OutboxError
 from .safe_text import clean
 from .screens._console_screen import ConsoleScreen
 from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
 from .screens.modals import ConfirmScreen
-from .services import ConsoleServices
+from .services import ConsoleServices, RunCommandRefused
 
 if TYPE_CHECKING:
     from textual.command import Provider
 
-    from client import Task
+    from client import Run, Task
 
     from .bulk import BatchPlan
+    from .run_commands import RunCommand
 
 
 def _task_commands() -> type[Provider]:
@@ -152,6 +154,8 @@ class CommandCenterApp(App[None]):
                 self._broadcast_inbox(diff)
                 self._index_search()
             self._alert_new(diff)
+            await services.refresh_runs()
+            self._broadcast_runs()
             self._say_drafts_left()
             self._say_marks_left()
         finally:
@@ -232,6 +236,47 @@ class CommandCenterApp(App[None]):
         self.services.reload_unsettled()
         self._broadcast_inbox(RowDiff())
         self._broadcast_status()
+
+    def _broadcast_runs(self) -> None:
+        for screen in self._console_screens():
+            screen.post_message(RunsChanged())
+
+    @work(group="run-commands")
+    async def send_run_command(self, run: Run, command: RunCommand) -> None:
+        """One run command, said in a notification; the feed is read again to confirm it."""
+        services = self.services
+        self._broadcast_runs()  # the row says "⟳ pausing…" at once
+        try:
+            message = await services.run_command(run, command)
+        except RunCommandRefused as exc:
+            self.notify(
+                str(exc),
+                title=f"Not done: {command.label}",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
+        except APIError as exc:
+            self.notify(
+                describe_error(exc, doing=command.label.lower()),
+                title=f"Not done: {command.label}",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+        else:
+            self.notify(message, title=f"{command.label}: {run.short_id}", markup=False)
+            await services.refresh_runs()
+        finally:
+            problem, services.run_audit_problem = services.run_audit_problem, None
+            if problem is not None:
+                self.notify(
+                    f"The audit line of this run command could not be written: {problem}",
+                    title="Audit log",
+                    severity="warning",
+                    markup=False,
+                )
+            self._broadcast_runs()
 
     def _broadcast_status(self) -> None:
         for screen in self._console_screens():

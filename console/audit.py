@@ -2,6 +2,9 @@
 
 Who decided what, where from, with which edits: for the operator's own record and for the
 review after an incident. A line cut short by a crash is skipped on reading, never fatal.
+
+Run commands (pause, resume, stop) are lines of their own kind, ``{"kind": "run_command", …}``;
+a decision's line has no ``kind`` and is unchanged by them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +75,42 @@ class AuditLog:
         self._append(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
         return line
 
+    def record_run_command(
+        self,
+        where: Mapping[str, Any],
+        *,
+        workflow_id: str,
+        run_id: str,
+        command: str,
+        outcome: str,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        status: str | None = None,
+        error: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """One run command the platform was sent: where, which run, what, and how it ended.
+
+        ``where`` is the connection (profile, base_url, tenant, project); ``status`` the run's
+        status the platform answered (or the runs feed showed); ``error`` the platform's words.
+        """
+        line: dict[str, Any] = {
+            "kind": "run_command",
+            "at": (at or datetime.now(UTC)).isoformat(),
+            **where,
+            "workflow_id": workflow_id,
+            "run_id": run_id,
+            "command": command,
+            "params": dict(params or {}),
+            "idempotency_key": idempotency_key,
+            "outcome": outcome,
+            "status": status,
+            "error": error,
+            **operator_identity(),
+        }
+        self._append(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        return line
+
     def _append(self, text: str) -> None:
         private_dir(self.path.parent)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -85,7 +124,11 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def read(self, *, since: datetime | None = None) -> AuditRead:
+    def read(
+        self, *, since: datetime | None = None, kinds: Collection[str] | None = ("decision",)
+    ) -> AuditRead:
+        """The records, oldest first. ``kinds``: the kinds to keep – a decision's line has none
+        and is ``"decision"``; ``("run_command",)`` the run commands; None every line."""
         try:
             raw = self.path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
@@ -102,6 +145,8 @@ class AuditLog:
                 continue
             if not isinstance(record, dict):
                 skipped += 1
+                continue
+            if kinds is not None and record.get("kind", "decision") not in kinds:
                 continue
             if since is not None:
                 try:

@@ -44,16 +44,19 @@ class TaskCommands(Provider):
 
     def _inbox_commands(self, screen: InboxScreen) -> list[tuple[str, str, Callable[[], object]]]:
         inbox = screen.services.inbox
+        from .runs_model import Section
+
         found: list[tuple[str, str, Callable[[], object]]] = [
-            ("Show all workflows", "key: 0 or Esc", partial(screen.restrict_to, None))
+            (f"Section: {s.title}", f"key: {s.value}", partial(screen.show_section, s))
+            for s in Section
         ]
-        for number, workflow in enumerate(inbox.workflows(), start=1):
+        found.append(("Show all workflows", "key: Esc", partial(screen.restrict_to, None)))
+        for workflow in inbox.workflows():
             label = clean(workflow.label, max_len=50, multiline=False)
-            key = f"key: {number}" if number <= 9 else "palette only"
             found.append(
                 (
                     f"Show only workflow: {label} ({workflow.count})",
-                    key,
+                    "or the filter workflow:",
                     partial(screen.restrict_to, None, workflow.workflow_id),
                 )
             )

@@ -791,6 +791,11 @@ class InboxModel:
         return key in self._rows
 
     @property
+    def generation(self) -> Mapping[TaskKey, InboxRow]:
+        """The rows of the last refresh: a new object each time any of them changed."""
+        return self._rows
+
+    @property
     def total(self) -> int:
         return len(self._rows)
 

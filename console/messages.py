@@ -22,6 +22,10 @@ class InboxChanged(Message, bubble=False):
         self.diff = diff
 
 
+class RunsChanged(Message, bubble=False):
+    """A runs feed came in (or failed): the sections, badges and run views follow it."""
+
+
 class StatusChanged(Message, bubble=False):
     """The link, the pause or the counts of unsettled decisions changed."""
 

@@ -6,8 +6,10 @@ the one place where, later, a durable outbox sits between the key press and the 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,15 +40,17 @@ from .decisions import Decision, DecisionService, NotRecorded, Settlement, Where
 from .drafts import DraftEdits, draft_edits
 from .inbox_model import InboxModel, RowDiff, TaskKey
 from .outbox import EntryState, Outbox, OutboxEntry
+from .runs_model import RunsModel
 from .safe_text import clean
 from .settings import ConsoleSettings
 from .unreadable_tasks import stand_in
 
 if TYPE_CHECKING:
-    from client import RunEvent, Task
+    from client import Run, RunContext, RunEvent, Task
 
     from .bulk import BatchPlan
     from .draft_store import DraftStore
+    from .run_commands import RunCommand
     from .ui_state import UiState
 
 # Listings up to this size are compared with the shown rows on the event loop.
@@ -59,12 +63,18 @@ POLL_DUTY_FACTOR = 4.0
 UNDO_LATE_SECONDS = 60.0
 
 
+class RunCommandRefused(Exception):
+    """The platform refused a run command as a conflict; the message says why in words."""
+
+
 @dataclass(frozen=True)
 class RunStory:
     workflow_id: str
     run_id: str
     pending: list[Task]
     events: list[RunEvent]
+    context: RunContext | None = None
+    context_problem: str | None = None  # why the context is not shown (an older platform)
 
 
 class ConsoleServices:
@@ -105,6 +115,10 @@ class ConsoleServices:
         self._poll_client = poll_client.with_options(max_retries=0)
         self.clock = clock
         self.inbox = InboxModel(stalled_after=settings.stalled_after, clock=clock)
+        # The Command Center's runs (GET /v1/runs), polled with the inbox.
+        self.runs = RunsModel(clock=clock)
+        self._awaiting_of: object = None  # the inbox generation the runs' "awaiting" came from
+        self.run_audit_problem: str | None = None  # why the last run command's line failed
         self.connection = ConnectionState()
         self.paused = False
         # Edit-form drafts (what each control held), kept on disk as they change: see
@@ -194,6 +208,90 @@ class ConsoleServices:
         if self.drafts:
             self._drop_drafts_of_gone_tasks()
         return diff
+
+    async def refresh_runs(self) -> None:
+        """Fetch the runs feed into :attr:`runs`; a failure is kept as the sections' problem
+        (an older platform without ``GET /v1/runs`` still has its inbox)."""
+        from client import APIError
+
+        try:
+            listing = await anyio.to_thread.run_sync(self._poll_client.list_runs)
+        except APIError as exc:
+            from .error_text import describe_error
+
+            self.runs.failed(describe_error(exc, doing="loading the runs"))
+            return
+        self.runs.apply(listing.runs)
+        self.runs_awaiting()
+
+    async def run_command(self, run: Run, command: RunCommand) -> str:
+        """Send one run command; the sentence that says what happened (raises the client's
+        errors, a conflict explained from the run's status). Audited either way."""
+        from client import APIError, ConflictError
+
+        from .run_commands import outcome_of, status_text, why_refused
+
+        key = (run.workflow_id, run.id)
+        once = str(uuid.uuid4())  # the command's idempotency key, in its audit line too
+        self.runs.sent(key, command.mark)
+        try:
+            if command.command == "pause":
+                answer = await self.client.pause_run(run.workflow_id, run.id, idempotency_key=once)
+            elif command.command == "resume":
+                answer = await self.client.resume_run(run.workflow_id, run.id, idempotency_key=once)
+            else:
+                mode = "graceful" if command.mode == "graceful" else "immediate"
+                answer = await self.client.stop_run(
+                    run.workflow_id, run.id, mode=mode, idempotency_key=once
+                )
+        except APIError as exc:
+            self.runs.settled(key)
+            now = None
+            if isinstance(exc, ConflictError):
+                await self.refresh_runs()
+                now = self.runs.get(key)
+            self._audit_run(
+                run,
+                command,
+                outcome=outcome_of(exc),
+                idempotency_key=once,
+                status=now.status if now is not None else None,
+                error=getattr(exc, "error", None) or exc.message,
+            )
+            if not isinstance(exc, ConflictError):
+                raise
+            why = why_refused(command.command, command.mode, now)
+            words = why[0].upper() + why[1:] + "."
+            if exc.maybe_ours:
+                words += " An earlier attempt of this command may have been applied."
+            raise RunCommandRefused(words) from exc
+        self._audit_run(run, command, outcome="applied", idempotency_key=once, status=answer.status)
+        if answer.status:
+            return f"The platform says the run is {status_text(answer.status)} now."
+        return "The platform took it; the runs feed will show the new status."
+
+    def _audit_run(self, run: Run, command: RunCommand, **how: Any) -> None:
+        """Who, when, which run, which command, how it ended: one audit line (never raises:
+        the command is already sent; a failed line is said in the notification)."""
+        try:
+            self.audit.record_run_command(
+                dataclasses.asdict(Where.of(self.settings)),
+                workflow_id=run.workflow_id,
+                run_id=run.id,
+                command=command.command,
+                params={"mode": command.mode} if command.mode else {},
+                **how,
+            )
+        except OSError as exc:
+            self.run_audit_problem = str(exc)
+
+    def runs_awaiting(self) -> None:
+        """Tell the runs which of them wait on a task of the inbox (the task endpoints say so,
+        not the run's status: API.md 1b)."""
+        rows = self.inbox.generation
+        if rows is not self._awaiting_of:
+            self._awaiting_of = rows
+            self.runs.set_awaiting({(key[0], key[1]) for key in rows})
 
     def reload_unsettled(self) -> list[OutboxEntry]:
         entries = self.decisions.unsettled()
@@ -452,9 +550,20 @@ class ConsoleServices:
         return draft_edits(task, self.drafts.get(task.key))
 
     async def run_story(self, workflow_id: str, run_id: str) -> RunStory:
+        """A run's pending tasks, events and context; the context is optional (a platform
+        without ``…/context`` still shows the rest)."""
+        from client import APIError
+
+        from .error_text import describe_error
+
         pending = await self.client.list_run_pending_tasks(workflow_id, run_id)
         events = await self.client.list_run_events(workflow_id, run_id)
-        return RunStory(workflow_id, run_id, pending, events)
+        context, problem = None, None
+        try:
+            context = await self.client.get_run_context(workflow_id, run_id)
+        except APIError as exc:
+            problem = describe_error(exc, doing="loading the run's context")
+        return RunStory(workflow_id, run_id, pending, events, context, problem)
 
     def record_failure(self, exc: BaseException) -> None:
         failures = self.connection.failures + 1
@@ -479,7 +588,8 @@ class ConsoleServices:
         """
         if self.connection.failures:
             return self.retry_wait
-        rhythm = self.settings.refresh_active if self.inbox.total else self.settings.refresh_idle
+        busy = self.inbox.total or self.runs.active
+        rhythm = self.settings.refresh_active if busy else self.settings.refresh_idle
         return max(rhythm, POLL_DUTY_FACTOR * self.last_refresh_took)
 
     def drain_delay(self) -> float:

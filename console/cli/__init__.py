@@ -1,7 +1,8 @@
 """The ``command-center`` command: the console itself and the commands around it.
 
 Commands live in modules named for what they do: ``stub`` (stub-server, demo, serve), ``auth``
-(login, logout, profiles), ``tasks`` (scriptable list/show/approve/reject).
+(login, logout, profiles), ``tasks`` (scriptable list/show/approve/reject), ``runs`` (the runs
+feed and run control: list/show/events/pause/resume/stop).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _SUBCOMMANDS = {
     "logout": "auth",
     "outbox": "records",
     "profiles": "auth",
+    "runs": "runs",
     "serve": "stub",
     "stub-server": "stub",
     "tasks": "tasks",

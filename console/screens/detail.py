@@ -19,6 +19,7 @@ from ..safe_text import (
 )
 from ..widgets._field_text import field_value_text
 from ..widgets.key_bar import KeyBar
+from ..widgets.status_line import StatusLine
 from ._task_screen import TaskScreen
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class DetailScreen(TaskScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *TaskScreen.BINDINGS,
         Binding("J", "toggle_json", "Raw JSON", id="detail.json"),
+        Binding("c", "control", "Run control", show=False, id="detail.control"),
         Binding("escape,q", "back", "Back", id="detail.back"),
     ]
 
@@ -83,7 +85,7 @@ class DetailScreen(TaskScreen):
         crumbs.append_text(safe(task.run_id, max_len=LINE_MAX, multiline=False))
         crumbs.append(" › ")
         crumbs.append_text(safe(task.step_id or task.id, max_len=LINE_MAX, multiline=False))
-        yield Static(crumbs, id="breadcrumb", classes="status-line")
+        yield StatusLine(crumbs, id="breadcrumb")
         with VerticalScroll(id="detail-body"):
             yield Static(id="meta")
             yield Static(safe(task.title), id="title")
@@ -132,6 +134,11 @@ class DetailScreen(TaskScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_control(self) -> None:
+        """``c``: pause, resume or stop this task's run."""
+        task = self.target
+        self.control_run(self.services.runs.get((task.workflow_id, task.run_id)))
 
     def inbox_changed(self, diff: RowDiff) -> None:
         key = self.target.key

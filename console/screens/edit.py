@@ -15,6 +15,7 @@ from ..safe_text import LINE_MAX, safe, safe_json
 from ..widgets.diff_view import changed_names, render_diff
 from ..widgets.field_inputs import FieldEditor
 from ..widgets.key_bar import KeyBar
+from ..widgets.status_line import StatusLine
 from ._console_screen import ConsoleScreen
 from .modals import TOO_FAST, ArmedConfirmation
 
@@ -53,7 +54,7 @@ class EditScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         task = self.target
         title = safe(f"Edit · {task.title}", max_len=LINE_MAX, multiline=False)
-        yield Static(title, classes="status-line")
+        yield StatusLine(title)
         draft = self.services.drafts.get(task.key, {})
         blink = self.services.settings.cursor_blink
         with VerticalScroll(id="form"):
@@ -174,7 +175,7 @@ class ReviewScreen(ConsoleScreen):
         original = task.editable_values()
         changed = len(changed_names(original, self.values))
         head = safe(f"Review · {task.title}", max_len=LINE_MAX, multiline=False)
-        yield Static(head, classes="status-line")
+        yield StatusLine(head)
         labels = {f.name: f.label for f in task.payload.editable_fields}
         with VerticalScroll(id="review"):
             yield Static(

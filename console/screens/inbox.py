@@ -15,8 +15,10 @@ from textual.worker import get_current_worker
 
 from ..filter_query import Kind
 from ..inbox_model import InboxRow, RowDiff, SortKey, TaskKey, View, ViewRequest, format_age
+from ..runs_model import Section
 from ..safe_text import clean
 from ..widgets.key_bar import KeyBar
+from ..widgets.run_table import RunTable
 from ..widgets.task_preview import TaskPreview
 from ..widgets.task_table import (
     DRAFT,
@@ -31,6 +33,7 @@ from ..widgets.task_table import (
     TaskTable,
     entry_marker,
 )
+from ._console_screen import badges
 from ._task_screen import TaskScreen
 
 _KEY_OF = attrgetter("key")
@@ -52,6 +55,14 @@ VIEW_INLINE_ROWS = 150_000
 PREVIEW_SIDE_WIDTH = 140
 # The pane follows the cursor once keys pause this long (s): a held j is not slowed by it.
 PREVIEW_PAUSE = 0.03
+
+
+def _failure_text(code: str | None) -> str:
+    """A failure code with its meaning from the platform's docs: ``MCP_TOOL_FAILED – …``."""
+    from client import failure_meaning
+
+    meaning = failure_meaning(code)
+    return f"{code} – {meaning}" if meaning else (code or "")
 
 
 def focus_now(widget: Widget) -> None:
@@ -104,27 +115,34 @@ class InboxScreen(TaskScreen):
             "escape", "clear", "Clear marks, filter", show=False, priority=True, id="inbox.clear"
         ),
         Binding("q", "quit", "Quit", id="inbox.quit"),
-        # No description: one help line covers all ten (see HELP_EXTRA).
+        Binding("c", "run_control", "Control", id="inbox.run_control"),
+        Binding("tab", "next_section", "Next section", show=False, id="inbox.next_section"),
+        Binding(
+            "shift+tab", "previous_section", "Previous section", show=False, id="inbox.prev_section"
+        ),
+        # No description: one help line covers the four (see HELP_EXTRA).
         *[
-            Binding(str(n), f"workflow({n})", "", show=False, id=f"inbox.workflow{n}")
-            for n in range(10)
+            Binding(str(n), f"section({n})", "", show=False, id=f"inbox.section{n}")
+            for n in range(1, 5)
         ],
     ]
     HELP_EXTRA: ClassVar[list[tuple[str, str]]] = [
-        ("1 … 9", "Show only the n-th workflow (as in the palette)"),
-        ("0", "Show all workflows"),
-        ("enter", "Open the task"),
+        ("1 … 4", "Awaiting approval, Running now, Stopping gracefully, Failed recently"),
+        ("enter / o", "Open the task, or in a runs section the run"),
         ("j / k / ↑ / ↓", "Move"),
         ("g / G / PgUp / PgDn", "First, last, page"),
     ]
 
     _status_text = ""
+    _bar_text = ""
     _view_request = 0  # numbers filter/sort/restrict requests; only the newest is shown
     _preview_due = False  # a preview update is scheduled
     _view_name: str | None = None  # the named view ([ ]) the filter came from
+    section = Section.APPROVAL  # which of the Command Center's four sections is shown
 
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
+        yield Static(id="sections", classes="section-bar")
         yield FilterInput(
             placeholder="Filter: words, workflow:, type:, run:, age>30m, stalled, new, marked, !…",
             id="filter",
@@ -141,13 +159,21 @@ class InboxScreen(TaskScreen):
                 on_cursor=self._cursor_on,
             )
             yield TaskPreview(id="preview")
+        services = self.services
+        yield RunTable(
+            id="runs",
+            now=services.clock,
+            command_of=services.runs.command_of,
+            failure_text=_failure_text,
+        )
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.query_one(RunTable).display = False
         filter_box = self.query_one(FilterInput)
         filter_box.display = False
         filter_box.cursor_blink = self.services.settings.cursor_blink
-        self.query_one(TaskTable).focus()
+        self.query_one("#tasks", TaskTable).focus()
         start = self.services.settings.start_filter
         if start:
             self._view_name = self.services.settings.start_view
@@ -218,7 +244,7 @@ class InboxScreen(TaskScreen):
         self._preview_due = False
         if not self._preview_wanted():
             return
-        table = self.query_one(TaskTable)
+        table = self.query_one("#tasks", TaskTable)
         key = table.cursor_key
         pane = self.query_one(TaskPreview)
         services = self.services
@@ -242,6 +268,8 @@ class InboxScreen(TaskScreen):
 
     def action_toggle_preview(self) -> None:
         """``v``: the pane on or off, at any width; remembered for the profile."""
+        if not self._tasks_only("preview"):
+            return
         shown = not self._preview_wanted()
         problem = self.services.choose_preview(shown)
         self._place_preview()
@@ -249,7 +277,7 @@ class InboxScreen(TaskScreen):
             self.notify(problem, title="Preview choice not saved", severity="warning")
 
     def _show_rows(self) -> None:
-        self.query_one(TaskTable).set_rows(self.services.inbox.rows())
+        self.query_one("#tasks", TaskTable).set_rows(self.services.inbox.rows())
         self._schedule_preview()
 
     def _tick(self) -> None:
@@ -257,27 +285,55 @@ class InboxScreen(TaskScreen):
         inbox = self.services.inbox
         if inbox.stale():  # a filter on ages or "stalled": the minute moved
             self._show_view(inbox.request())
-        self.query_one(TaskTable).refresh_stale()
+        self.query_one("#tasks", TaskTable).refresh_stale()
+        if self.section is not Section.APPROVAL:
+            self.query_one(RunTable).refresh_stale()
         self.status_changed()
 
     def select(self, key: TaskKey) -> bool:
         """Put the cursor on a task, if the view shows it."""
-        return self.query_one(TaskTable).move_to_key(key)
+        return self.query_one("#tasks", TaskTable).move_to_key(key)
 
     def current_task(self) -> Task | None:
-        key = self.query_one(TaskTable).cursor_key
+        if self.section is not Section.APPROVAL:
+            return None
+        key = self.query_one("#tasks", TaskTable).cursor_key
         return self.services.inbox.get(key) if key else None
+
+    def no_task_reason(self) -> str:
+        if self.section is not Section.APPROVAL:
+            return (
+                f"This is {self.section.title}: its rows are runs. Decisions are made on "
+                "tasks – 1 shows the tasks awaiting approval; c controls the run."
+            )
+        return super().no_task_reason()
+
+    def _tasks_only(self, doing: str) -> bool:
+        """Whether the tasks are shown; else refuse ``doing`` in a dialog (keys typed next go
+        nowhere)."""
+        if self.section is Section.APPROVAL:
+            return True
+        self.refuse(f"Cannot {doing} here", self.no_task_reason())
+        return False
 
     def inbox_changed(self, diff: RowDiff) -> None:
         if diff.added or diff.removed:
             self._show_rows()
+            self.services.runs_awaiting()
+            if self.section is not Section.APPROVAL:
+                self._show_runs()
         else:
             # Same tasks: repaint only the changed rows' cells (markers, ages, titles).
             self._show_rows_in_place()
         self.status_changed()
 
+    def runs_changed(self) -> None:
+        if self.section is not Section.APPROVAL:
+            self._show_runs()
+        self.status_changed()
+
     def _show_rows_in_place(self) -> None:
-        table = self.query_one(TaskTable)
+        table = self.query_one("#tasks", TaskTable)
         rows = self.services.inbox.rows()
         if rows is table.rows:
             table.refresh_stale()
@@ -292,19 +348,10 @@ class InboxScreen(TaskScreen):
         parts = [services.connection.describe(now, stale_after=services.stale_after())]
         if services.paused:
             parts.append("⏸ paused")
-        parts.append(f"{inbox.shown}/{inbox.total} tasks")
-        if inbox.marked_count:
-            parts.append(f"{MARK} {inbox.marked_count:,} marked")
-        if inbox.new_count:
-            parts.append(f"{NEW[0]} {inbox.new_count:,} {NEW[1]}")
-        batch = services.batch
-        if batch is not None and not batch.done:
-            parts.append(batch.progress())
-        if services.unreadable:
-            parts.append(f"{UNREADABLE[0]} {len(services.unreadable)} {UNREADABLE[1]}")
-        stalled = inbox.stalled_shown()  # of the rows shown: "3/9 tasks · ⚠ 1 stalled"
-        if stalled:
-            parts.append(f"{STALLED[0]} {stalled} {STALLED[1]}")
+        if self.section is Section.APPROVAL:
+            parts.extend(self._task_parts())
+        else:
+            parts.extend(self._run_parts())
         counts = services.counts()
         for marker, state in (
             (SENDING, "sending"),
@@ -319,8 +366,9 @@ class InboxScreen(TaskScreen):
             # While live, "● live" says enough; a time that ticks on every poll would cost an
             # SSH link a repaint every 3 s.
             parts.append(f"last ok {services.last_refresh.astimezone().strftime('%H:%M:%S')}")
-        parts.append(f"sort: {inbox.sort_key.value}")
-        if inbox.workflow is not None:
+        sort = inbox.sort_key if self.section is Section.APPROVAL else services.runs.sort
+        parts.append(f"sort: {sort.value}")
+        if inbox.workflow is not None and self.section is Section.APPROVAL:
             label = next(
                 (w.label for w in inbox.workflows() if w.workflow_id == inbox.workflow),
                 inbox.workflow,
@@ -338,6 +386,7 @@ class InboxScreen(TaskScreen):
         scope = settings.tenant + (f"/{settings.project}" if settings.project else "")
         parts.append(f"{scope} @ {clean(settings.where, multiline=False)}")
         self._set_empty_text()
+        self._show_section_bar()
         text = " · ".join(parts)
         if text == self._status_text:
             return  # unchanged: nothing goes to the terminal
@@ -345,6 +394,60 @@ class InboxScreen(TaskScreen):
         # One line, always: no layout pass, which would cost another frame.
         status = self.query_one("#status", Static)
         status.update(Text(text, no_wrap=True, overflow="ellipsis"), layout=False)
+
+    def _task_parts(self) -> list[str]:
+        services = self.services
+        inbox = services.inbox
+        parts = [badges(services), f"{inbox.shown}/{inbox.total} tasks"]
+        if inbox.marked_count:
+            parts.append(f"{MARK} {inbox.marked_count:,} marked")
+        if inbox.new_count:
+            parts.append(f"{NEW[0]} {inbox.new_count:,} {NEW[1]}")
+        batch = services.batch
+        if batch is not None and not batch.done:
+            parts.append(batch.progress())
+        if services.unreadable:
+            parts.append(f"{UNREADABLE[0]} {len(services.unreadable)} {UNREADABLE[1]}")
+        stalled = inbox.stalled_shown()  # of the rows shown: "3/9 tasks · ⚠ 1 stalled"
+        if stalled:
+            parts.append(f"{STALLED[0]} {stalled} {STALLED[1]}")
+        return parts
+
+    def _run_parts(self) -> list[str]:
+        """A runs section's counts, with the badges: ``● 4 pending · 1 draining``."""
+        runs = self.services.runs
+        shown = len(self.query_one(RunTable).rows)
+        parts = [badges(self.services), f"{shown}/{runs.count(self.section)} runs"]
+        if runs.problem is not None:
+            parts.append(f"✗ runs: {clean(runs.problem.text, max_len=60, multiline=False)}")
+        return parts
+
+    def _show_section_bar(self) -> None:
+        """``▸1 Awaiting approval 12 │ 2 Running now 5 │ …``: the current one marked, not only
+        coloured; short names below 100 columns."""
+        services = self.services
+        wide = self.size.width >= 100
+        cells = []
+        for section in Section:
+            runs = services.runs
+            if section is Section.APPROVAL:
+                count = f"{services.inbox.total:,}"
+            elif runs.loaded and runs.problem is None:
+                count = f"{runs.count(section):,}"
+            else:
+                count = "?"  # not read (yet): no number rather than a false 0
+            name = section.title if wide else section.title.split()[0]
+            here = section is self.section
+            cells.append(f"{'▸' if here else ' '}{section.value} {name} {count}")
+        text = " │ ".join(cells)
+        if text != self._bar_text:
+            self._bar_text = text
+            bar = Text(no_wrap=True, overflow="ellipsis")
+            for i, (cell, section) in enumerate(zip(cells, Section, strict=True)):
+                if i:
+                    bar.append(" │ ")
+                bar.append(cell, style="reverse bold" if section is self.section else "")
+            self.query_one("#sections", Static).update(bar, layout=False)
 
     def _set_empty_text(self) -> None:
         """What an empty table says: loading is not "no tasks", nor is a filter with no match."""
@@ -359,7 +462,7 @@ class InboxScreen(TaskScreen):
             text = "No task matches the filter or workflow. Esc clears them."
         else:
             text = "No pending tasks."
-        table = self.query_one(TaskTable)
+        table = self.query_one("#tasks", TaskTable)
         if text != table.empty_text:
             table.empty_text = text
             if not table.rows:
@@ -371,15 +474,109 @@ class InboxScreen(TaskScreen):
     def _open_selected(self, event: TaskTable.Selected) -> None:
         self._open(event.key)
 
+    @on(RunTable.RunSelected)
+    def _open_run_selected(self, event: RunTable.RunSelected) -> None:
+        self._open_run(event.key)
+
     def action_open(self) -> None:
         box = self.query_one(FilterInput)
         if self.focused is box:  # Enter in the filter box: keep the filter, back to the rows
             box.display = bool(box.value)
-            focus_now(self.query_one(TaskTable))
+            focus_now(self._table())
             return
-        key = self.query_one(TaskTable).cursor_key
+        if self.section is not Section.APPROVAL:
+            run_key = self.query_one(RunTable).cursor_key
+            if run_key is not None:
+                self._open_run(run_key)  # type: ignore[arg-type]
+            return
+        key = self.query_one("#tasks", TaskTable).cursor_key
         if key is not None:
             self._open(key)
+
+    def _table(self) -> TaskTable:
+        """The table the section shows (the tasks', or a runs section's)."""
+        if self.section is Section.APPROVAL:
+            return self.query_one("#tasks", TaskTable)
+        return self.query_one(RunTable)
+
+    def _open_run(self, key: tuple[str, str]) -> None:
+        from .run import RunScreen
+
+        self.app.push_screen(RunScreen(*key))
+
+    def action_run_view(self) -> None:
+        if self.section is Section.APPROVAL:
+            super().action_run_view()
+            return
+        key = self.query_one(RunTable).cursor_key
+        if key is None:
+            self.refuse("No run", "This section has no run selected.")
+            return
+        self._open_run(key)  # type: ignore[arg-type]
+
+    # -- the Command Center's sections -----------------------------------------------------------
+
+    def action_section(self, number: int) -> None:
+        self.show_section(Section(number))
+
+    def action_next_section(self) -> None:
+        self.show_section(Section(self.section % len(Section) + 1))
+
+    def action_previous_section(self) -> None:
+        self.show_section(Section((self.section - 2) % len(Section) + 1))
+
+    def show_section(self, section: Section) -> None:
+        if section is self.section:
+            return
+        self.section = section
+        runs = section is not Section.APPROVAL
+        self.query_one("#inbox-body").display = not runs
+        self.query_one(RunTable).display = runs
+        if runs:
+            self._show_runs()
+        if self.focused is not self.query_one(FilterInput):
+            focus_now(self._table())
+        self.status_changed()
+
+    def _show_runs(self) -> None:
+        runs = self.services.runs
+        table = self.query_one(RunTable)
+        text = self.query_one(FilterInput).value
+        table.set_rows(runs.rows(self.section, text))
+        if runs.problem is not None:
+            empty = f"The runs could not be read: {runs.problem.text}"
+        elif not runs.loaded:
+            empty = "Loading the runs…"
+        elif runs.count(self.section):
+            empty = "No run of this section matches the filter. Esc clears it."
+        else:
+            empty = f"No runs {self.section.title.lower()}."
+        if empty != table.empty_text:
+            table.empty_text = empty
+            table.refresh()
+
+    def action_run_control(self) -> None:
+        """``c``: pause, resume or stop the run under the cursor (or the selected task's)."""
+        runs = self.services.runs
+        if self.section is Section.APPROVAL:
+            task = self.current_task()
+            if task is None:
+                self.refuse("No run", "No task is selected.")
+                return
+            self.control_run(runs.get((task.workflow_id, task.run_id)))
+            return
+        key = self.query_one(RunTable).cursor_key
+        self.control_run(runs.get(key) if key is not None else None)  # type: ignore[arg-type]
+
+    def action_copy_run(self) -> None:
+        if self.section is Section.APPROVAL:
+            super().action_copy_run()
+            return
+        key = self.query_one(RunTable).cursor_key
+        if key is None:
+            self.refuse("Nothing to copy", "This section has no run selected.")
+            return
+        self._copy(key[1], "Run ID")
 
     def _open(self, key: TaskKey) -> None:
         from .detail import DetailScreen
@@ -406,6 +603,9 @@ class InboxScreen(TaskScreen):
 
     def filter_typed(self, text: str) -> None:
         self._show_view(self.services.inbox.request(text=text))
+        if self.section is not Section.APPROVAL:
+            self._show_runs()
+            self.status_changed()
 
     def _show_view(self, request: ViewRequest, done: Callable[[], None] | None = None) -> None:
         """Filter/sort/restrict inline when cheap (within a frame), else in a thread.
@@ -448,7 +648,7 @@ class InboxScreen(TaskScreen):
         never quits on Esc."""
         inbox = self.services.inbox
         box = self.query_one(FilterInput)
-        if inbox.marked_count and self.focused is not box:
+        if inbox.marked_count and self.focused is not box and self.section is Section.APPROVAL:
             count = inbox.clear_marks()
             self.notify(f"{count:,} mark(s) cleared.", timeout=3)
             self._marks_changed()
@@ -457,13 +657,13 @@ class InboxScreen(TaskScreen):
             box.display = False
         elif inbox.workflow is not None:
             self._show_view(inbox.request(workflow=None))
-        focus_now(self.query_one(TaskTable))
+        focus_now(self._table())
         self.status_changed()
 
     # -- marks --------------------------------------------------------------------------------
 
     def _marks_changed(self) -> None:
-        table = self.query_one(TaskTable)
+        table = self.query_one("#tasks", TaskTable)
         if self.services.inbox.query.uses(Kind.MARKED):
             self._show_view(self.services.inbox.request())  # a "marked" filter follows them
         else:
@@ -473,7 +673,9 @@ class InboxScreen(TaskScreen):
 
     def action_mark(self) -> None:
         """``space``: mark or unmark the task under the cursor, then move down."""
-        table = self.query_one(TaskTable)
+        if not self._tasks_only("mark"):
+            return
+        table = self.query_one("#tasks", TaskTable)
         key = table.cursor_key
         if key is None:
             self.app.bell()
@@ -485,8 +687,10 @@ class InboxScreen(TaskScreen):
 
     def action_mark_all(self) -> None:
         """``*``: mark every task the current filter and workflow show."""
+        if not self._tasks_only("mark"):
+            return
         inbox = self.services.inbox
-        rows = self.query_one(TaskTable).rows
+        rows = self.query_one("#tasks", TaskTable).rows
         if not rows:
             self.app.bell()
             return
@@ -504,7 +708,9 @@ class InboxScreen(TaskScreen):
 
     def action_next_new(self) -> None:
         """``n``: the next task that arrived since you last looked (wrapping)."""
-        table = self.query_one(TaskTable)
+        if not self._tasks_only("jump to a new task"):
+            return
+        table = self.query_one("#tasks", TaskTable)
         index = self.services.inbox.next_new(table.cursor_row)
         if index is None:
             self.notify(
@@ -515,20 +721,20 @@ class InboxScreen(TaskScreen):
         table.move_to(index)
 
     def action_approve(self) -> None:
-        if self.services.inbox.marked_count:
+        if self.services.inbox.marked_count and self.section is Section.APPROVAL:
             self._decide_marked(approved=True)
         else:
             super().action_approve()
 
     def action_reject(self) -> None:
-        if self.services.inbox.marked_count:
+        if self.services.inbox.marked_count and self.section is Section.APPROVAL:
             self._decide_marked(approved=False)
         else:
             super().action_reject()
 
     def action_edit(self) -> None:
         count = self.services.inbox.marked_count
-        if count:
+        if count and self.section is Section.APPROVAL:
             self.refuse(
                 "Cannot edit with marks",
                 f"{count:,} task(s) are marked: a and x act on all of them, e edits one task at "
@@ -604,10 +810,17 @@ class InboxScreen(TaskScreen):
         box.value = text
         box.cursor_position = len(text)
         box.display = bool(text)
-        focus_now(self.query_one(TaskTable))
+        focus_now(self._table())
         self.status_changed()
 
     def action_sort(self) -> None:
+        if self.section is not Section.APPROVAL:
+            runs = self.services.runs
+            runs.sort = runs.sort.next()
+            self._show_runs()
+            self.status_changed()
+            self.notify(f"Runs sorted by {runs.sort.value}", timeout=2)
+            return
         self.set_sort(self.services.inbox.sort_key.next())
 
     def set_sort(self, key: SortKey) -> None:
@@ -615,10 +828,6 @@ class InboxScreen(TaskScreen):
             self.services.inbox.request(sort=key),
             done=lambda: self.notify(f"Sorted by {key.value}", timeout=2),
         )
-
-    def action_workflow(self, number: int) -> None:
-        """``1``…``9`` restrict to the n-th workflow (as listed in the palette); ``0`` shows all."""
-        self.restrict_to(None if number == 0 else number)
 
     def restrict_to(self, number: int | None, workflow_id: str | None = None) -> None:
         inbox = self.services.inbox

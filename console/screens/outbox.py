@@ -14,6 +14,7 @@ from ..decisions import NotRecorded
 from ..outbox import EntryState, OutboxEntry, OutboxError
 from ..safe_text import clean
 from ..widgets.key_bar import KeyBar
+from ..widgets.status_line import StatusLine
 from ..widgets.task_table import entry_marker
 from ._console_screen import ConsoleScreen
 
@@ -39,7 +40,7 @@ class OutboxScreen(ConsoleScreen):
     HELP_EXTRA: ClassVar[list[tuple[str, str]]] = [("j / k / ↑ / ↓", "Move")]
 
     def compose(self) -> ComposeResult:
-        yield Static("Outbox", classes="status-line", id="outbox-head")
+        yield StatusLine("Outbox", id="outbox-head")
         yield OutboxTable(id="outbox", cursor_type="row", zebra_stripes=True)
         yield Static(id="outbox-detail")
         yield KeyBar()
@@ -71,7 +72,7 @@ class OutboxScreen(ConsoleScreen):
             )
         if entries:
             table.move_cursor(row=min(cursor, len(entries) - 1))
-        self.query_one("#outbox-head", Static).update(self._head(entries))
+        self.query_one("#outbox-head", StatusLine).set_head(self._head(entries))
 
     def _head(self, entries: list[OutboxEntry]) -> str:
         if not entries:

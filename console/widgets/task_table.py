@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.cells import set_cell_size
 from rich.segment import Segment
@@ -128,6 +128,8 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
     TaskTable > .task-table--empty { color: $text-muted; }
     """
 
+    AGE_COLUMN = 2  # the column looks_of()'s first value is painted in
+
     # No repaint of its own: a move repaints just the two rows it touches.
     cursor_row: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
@@ -154,9 +156,9 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows = ViewRows()
         self._cursor_key: TaskKey | None = None
         self._cursor_item: InboxRow | None = None
-        # What each screen line last showed: (row, age, marker, marked), to repaint only what
+        # What each screen line last showed: the row and its looks_of(), to repaint only what
         # changed.
-        self._painted: dict[int, tuple[InboxRow, str, tuple[str, str] | None, bool]] = {}
+        self._painted: dict[int, tuple[Any, ...]] = {}
         self.age_of = age_of or (lambda row: format_age(None))
         self.marker_of = marker_of or (lambda row: None)
         self.marked_of = marked_of or (lambda row: False)
@@ -263,8 +265,9 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         Called every second; an idle inbox must cost an SSH link next to nothing.
         """
         width = self.scrollable_content_region.width
-        columns = layout_columns(width)
-        age_x = columns[0].width + columns[1].width + 2
+        columns = self.columns_for(width)
+        age = self.AGE_COLUMN
+        age_x = sum(c.width + 1 for c in columns[:age])
         top = round(self.scroll_y)
         for line in range(1, self.size.height):
             index = top + line - 1
@@ -272,16 +275,11 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
                 break
             row = self._rows[index]
             painted = self._painted.get(line)
-            marker = self.marker_of(row)
-            if (
-                painted is None
-                or painted[0] is not row
-                or painted[2] != marker
-                or painted[3] != self.marked_of(row)
-            ):
-                self.refresh(Region(0, line, width, 1))  # the marker colours the whole row
-            elif painted[1] != self.age_of(row):
-                self.refresh(Region(age_x, line, columns[2].width, 1))
+            looks = self.looks_of(row)
+            if painted is None or painted[0] is not row or painted[2:] != looks[1:]:
+                self.refresh(Region(0, line, width, 1))  # a marker colours the whole row
+            elif painted[1] != looks[0]:
+                self.refresh(Region(age_x, line, columns[age].width, 1))  # only the age moved
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 2)
@@ -350,10 +348,23 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
         if index >= len(self._rows):
             return Strip.blank(width, line.base)
         row = self._rows[index]
-        marker = self.marker_of(row)
-        age = self.age_of(row)
-        marked = self.marked_of(row)
-        self._painted[y] = (row, age, marker, marked)
+        looks = self.looks_of(row)
+        self._painted[y] = (row, *looks)
+        return self.row_strip(row, looks, index == self.cursor_row, line)
+
+    # -- what a subclass of rows changes (see RunTable) -----------------------------------------
+
+    def columns_for(self, width: int) -> tuple[Column, ...]:
+        return layout_columns(width)
+
+    def looks_of(self, row: Any) -> tuple[Any, ...]:
+        """What a row's line shows besides the row itself: the age first (repainted alone
+        when only it moved), then whatever else colours the line."""
+        return (self.age_of(row), self.marker_of(row), self.marked_of(row))
+
+    def row_strip(self, row: Any, looks: tuple[Any, ...], cursor: bool, line: _LinePass) -> Strip:
+        width, columns = line.width, line.columns
+        age, marker, marked = looks
         status = ""
         style = line.base
         if marker is not None:
@@ -365,7 +376,7 @@ class TaskTable(ScrollView, can_focus=True, inherit_bindings=False):
                 style = line.sending
         if marked:
             style = style + line.marked
-        if index == self.cursor_row:
+        if cursor:
             style = style + line.cursor
         head = _cells(columns[:3], [MARK if marked else "", status, age])
         return _strip(f"{head} {self._named_cells(row, width, columns)}", width, style)
@@ -413,7 +424,7 @@ class _LinePass:
         part = table.get_component_rich_style
         return cls(
             width,
-            layout_columns(width),
+            table.columns_for(width),
             base,
             part("task-table--header"),
             part("task-table--empty"),

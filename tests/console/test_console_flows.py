@@ -25,7 +25,7 @@ from .conftest import ConsoleFactory, answer, wait_for
 
 
 def table(app: CommandCenterApp) -> TaskTable:
-    return app.screen.query_one(TaskTable)
+    return app.screen.query_one("#tasks", TaskTable)
 
 
 def status_text(app: CommandCenterApp) -> str:
@@ -228,9 +228,10 @@ async def test_sort_cycles_and_workflow_keys_restrict(make_console: ConsoleFacto
         kinds = [(r.task.task_type or "").casefold() for r in table(app).rows]
         assert kinds == sorted(kinds)
         first = app.services.inbox.workflows()[0]
-        await pilot.press("1")
+        app.screen.restrict_to(1)  # the palette's "Show only workflow: …"
+        await wait_for(lambda: app.services.inbox.workflow == first.workflow_id, pilot.pause)
         assert {r.task.workflow_id for r in table(app).rows} == {first.workflow_id}
-        await pilot.press("0")
+        await pilot.press("escape")  # Esc lifts the restriction
         assert len(table(app).rows) == app.services.inbox.total
 
 

@@ -422,7 +422,7 @@ HYPOTHESIS = settings(
 
 
 def only_task(app: CommandCenterApp) -> Task:
-    tasks = [row.task.full() for row in app.screen.query_one(TaskTable).rows]
+    tasks = [row.task.full() for row in app.screen.query_one("#tasks", TaskTable).rows]
     assert len(tasks) == 1
     return tasks[0]
 

@@ -107,7 +107,7 @@ async def test_filtering_a_big_inbox_in_a_thread_ends_on_the_last_keystroke(
         await pilot.pause()
         assert len(table(app).rows) == MANY
         # A first sort by workflow is a sort of every row: in a thread too, then announced.
-        app.screen.query_one(TaskTable).focus()
+        app.screen.query_one("#tasks", TaskTable).focus()
         await pilot.press("s")  # newest first
         await wait_for(lambda: inbox.sort_key is SortKey.NEWEST, pilot.pause, within=30)
         assert inbox.view_cost(inbox.request(sort=SortKey.WORKFLOW)) > inbox_screen.VIEW_INLINE_ROWS

@@ -33,7 +33,7 @@ def _first_with(key: str) -> Callable[[Pilot[Any]], Any]:
         app: Any = pilot.app
         from console.widgets.task_table import TaskTable
 
-        table = app.screen.query_one(TaskTable)
+        table = app.screen.query_one("#tasks", TaskTable)
         row = next(r for r in table.rows if key in r.task.full().editable_values())
         table.move_to_key(row.key)
         await pilot.pause()
@@ -126,3 +126,33 @@ def test_triage_screen(
     snap_compare: Any, make_console: ConsoleFactory, scene: str, size: tuple[int, int]
 ) -> None:
     assert snap_compare(make_console(), terminal_size=size, run_before=TRIAGE[scene])
+
+
+# -- the whole Command Center (issue 14): each section and the run control menu ------------------
+
+
+async def _runs_loaded(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
+    app: Any = pilot.app
+    await wait_for(lambda: app.services.runs.loaded, pilot.pause)
+    await pilot.pause()
+
+
+def _section(number: int) -> Callable[[Pilot[Any]], Any]:
+    return _then(_runs_loaded, str(number))
+
+
+CENTER: dict[str, Callable[[Pilot[Any]], Any]] = {
+    "running": _section(2),
+    "draining": _section(3),
+    "failed": _section(4),
+    "control": _then(_runs_loaded, "2", "c"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("scene", list(CENTER))
+def test_command_center_screen(
+    snap_compare: Any, make_console: ConsoleFactory, scene: str, size: tuple[int, int]
+) -> None:
+    assert snap_compare(make_console(), terminal_size=size, run_before=CENTER[scene])

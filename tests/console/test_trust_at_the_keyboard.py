@@ -360,7 +360,7 @@ async def test_a_filter_typed_in_one_burst_after_slash_is_all_filter(
         assert isinstance(app.screen, InboxScreen), app.screen
         assert box.value == "approve" and box.has_focus
         # Enter keeps the filter and hands the keys back to the rows: j moves the cursor.
-        table = app.screen.query_one(TaskTable)
+        table = app.screen.query_one("#tasks", TaskTable)
         burst(app, ["escape", *"/review", "enter", "j"])
         await pilot.pause()
         assert isinstance(app.screen, InboxScreen) and box.value == "review"
@@ -685,7 +685,9 @@ async def test_outbox_screen_moves_asks_before_discarding_and_discards(
         assert outbox.get(entries[0].key).state is EntryState.DISCARDED  # type: ignore[union-attr]
         assert outbox.get(entries[1].key).state is EntryState.FAILED  # type: ignore[union-attr]
         assert app.screen.query_one(DataTable).row_count == 1
-        head = str(app.screen.query_one("#outbox-head", Static).content)
+        from console.widgets.status_line import StatusLine
+
+        head = str(app.screen.query_one("#outbox-head", StatusLine).head)
         # "not confirmed" is the truth; a discard must never read as confirmed.
         assert re.search(r"(?<!not )confirmed", head) is None, head
         assert "1 failed" in head
