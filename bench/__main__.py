@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from . import client_bench, console_bench, refresh_bench
+from . import client_bench, console_bench, refresh_bench, runs_bench
 from ._table import Row, render
 
 BENCHMARKS = {
@@ -30,6 +30,7 @@ BENCHMARKS = {
     "preview": "cursor key → cursor moved with the preview pane on, vs off",
     "refresh-cpu": "CPU per inbox refresh: unchanged data, 1% of tasks completed",
     "responsiveness": "cursor key → screen while every poll parses changed data",
+    "runs": "runs feed read and poll, and a runs section's filter, vs as many tasks",
     "completions": "stub completions/s with 8 clients",
 }
 
@@ -180,6 +181,12 @@ def _run(
                 emit([console_bench.failed_row("refresh CPU, no ETags", n, "ms", None, exc)])
         if "responsiveness" in wanted:
             emit([console_bench.responsiveness(n, options)])
+        if "runs" in wanted:
+            try:
+                emit(runs_bench.runs_at_scale(n))
+            except Exception as exc:
+                console_bench.report_failure(f"runs at {n:,}", exc)
+                emit([console_bench.failed_row("runs feed read", n, "ms", None, exc)])
     if "completions" in wanted:
         emit([client_bench.completions_per_second()])
 

@@ -145,6 +145,10 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
         """
         return await self._run(self._ep_list_runs())
 
+    async def poll_runs(self, since: RunListing | None = None) -> RunListing:
+        """The runs feed, compared with ``since`` (see the blocking client's ``poll_runs``)."""
+        return await self._run(self._ep_poll_runs(since))
+
     async def list_workflow_runs(self, workflow_id: str) -> RunListing:
         """One workflow's runs (``GET /v1/workflows/{id}/runs``)."""
         return await self._run(self._ep_list_workflow_runs(workflow_id))

@@ -508,6 +508,34 @@ class BaseClient(Generic[HttpT]):
     def _ep_list_runs(self) -> Endpoint[RunListing]:
         return Endpoint("GET", "/v1/runs", parse_run_listing)
 
+    def _ep_poll_runs(self, since: RunListing | None) -> Endpoint[RunListing]:
+        """The runs feed again: a 304 to ``If-None-Match`` (or the same bytes, from a server
+        without ETags) is ``since`` itself, unread – 10,000 runs are not validated every 3 s."""
+
+        def decode(response: httpx.Response) -> tuple[str | None, bytes | None, Any]:
+            etag = response.headers.get("ETag")
+            if since is not None and (
+                response.status_code == 304 or response.extensions.get(BODY_UNCHANGED)
+            ):
+                return etag or since.etag, None, None
+            return etag, response.content, _json_loads(response.content)
+
+        def parse(decoded: tuple[str | None, bytes | None, Any]) -> RunListing:
+            etag, body, data = decoded
+            if body is None:
+                assert since is not None
+                return replace(since, etag=etag, changed=False)
+            return replace(parse_run_listing(data), etag=etag, body=body, changed=True)
+
+        return Endpoint(
+            "GET",
+            "/v1/runs",
+            parse,
+            decode=decode,
+            known_body=since.body if since is not None else None,
+            if_none_match=since.etag if since is not None else None,
+        )
+
     def _ep_list_workflow_runs(self, workflow_id: str) -> Endpoint[RunListing]:
         return Endpoint("GET", _workflow_path(workflow_id) + "/runs", parse_run_listing)
 

@@ -145,6 +145,11 @@ class CommandCenterClient(BaseClient[httpx.Client]):
         """
         return self._run(self._ep_list_runs())
 
+    def poll_runs(self, since: RunListing | None = None) -> RunListing:
+        """The runs feed, compared with ``since`` (the last answer): unchanged, it is ``since``
+        again with ``changed=False`` (a 304, or the same bytes), and nothing is re-read."""
+        return self._run(self._ep_poll_runs(since))
+
     def list_workflow_runs(self, workflow_id: str) -> RunListing:
         """One workflow's runs (``GET /v1/workflows/{id}/runs``)."""
         return self._run(self._ep_list_workflow_runs(workflow_id))

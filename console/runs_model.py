@@ -131,6 +131,10 @@ class RunsModel:
         self._awaiting: frozenset[RunKey] = frozenset()
         self._sections: dict[Section, tuple[RunRow, ...]] | None = None
         self._views: dict[tuple[Section, str, SortKey], ViewRows] = {}
+        # Each section's rows in each sort, and their search texts: a keystroke only scans.
+        self._ordered: dict[
+            tuple[Section, SortKey], tuple[tuple[RunRow, ...], tuple[str, ...]]
+        ] = {}
         self.sort = SortKey.NEWEST  # the runs sections' own sort: latest change first
         self.loaded = False
         self.problem: RunsProblem | None = None
@@ -169,6 +173,7 @@ class RunsModel:
     def _changed(self) -> None:
         self._sections = None
         self._views = {}
+        self._ordered = {}
 
     def is_awaiting(self, key: RunKey) -> bool:
         return key in self._awaiting
@@ -226,12 +231,25 @@ class RunsModel:
         view = self._views.get(key)
         if view is None:
             by = _ORDER[self.sort]
-            ordered = tuple(sorted(self._by_section()[section], key=by))
-            if query:
-                hits = [_matches(row, query, self.clock().timestamp()) for row in ordered]
+            known = self._ordered.get((section, self.sort))
+            if known is None:
+                rows = tuple(sorted(self._by_section()[section], key=by))
+                known = self._ordered[(section, self.sort)] = (rows, ())
+            ordered = known[0]
+            if not query:
+                view = ViewRows(ordered, by)
+            elif all(t.kind is Kind.WORD and not t.negated for t in query.terms):
+                texts = known[1]
+                if len(texts) != len(ordered):  # made on the first filter of this sort
+                    texts = tuple([row.search_text for row in ordered])
+                    self._ordered[(section, self.sort)] = (ordered, texts)
+                words = [str(t.value) for t in query.terms]
+                hits = [all(w in text for w in words) for text in texts]
                 view = ViewRows(ordered, by, positions(compress(range(len(ordered)), hits)))
             else:
-                view = ViewRows(ordered, by)
+                now = self.clock().timestamp()
+                hits = [_matches(row, query, now) for row in ordered]
+                view = ViewRows(ordered, by, positions(compress(range(len(ordered)), hits)))
             if len(self._views) > 32:
                 self._views.clear()
             self._views[key] = view

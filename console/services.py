@@ -46,7 +46,7 @@ from .settings import ConsoleSettings
 from .unreadable_tasks import stand_in
 
 if TYPE_CHECKING:
-    from client import Run, RunContext, RunEvent, Task
+    from client import Run, RunContext, RunEvent, RunListing, Task
 
     from .bulk import BatchPlan
     from .draft_store import DraftStore
@@ -117,6 +117,7 @@ class ConsoleServices:
         self.inbox = InboxModel(stalled_after=settings.stalled_after, clock=clock)
         # The Command Center's runs (GET /v1/runs), polled with the inbox.
         self.runs = RunsModel(clock=clock)
+        self._runs_listing: RunListing | None = None  # the last feed, for the next poll
         self._awaiting_of: object = None  # the inbox generation the runs' "awaiting" came from
         self.run_audit_problem: str | None = None  # why the last run command's line failed
         self.connection = ConnectionState()
@@ -215,13 +216,16 @@ class ConsoleServices:
         from client import APIError
 
         try:
-            listing = await anyio.to_thread.run_sync(self._poll_client.list_runs)
+            poll = self._poll_client.poll_runs
+            listing = await anyio.to_thread.run_sync(poll, self._runs_listing)
         except APIError as exc:
             from .error_text import describe_error
 
             self.runs.failed(describe_error(exc, doing="loading the runs"))
             return
-        self.runs.apply(listing.runs)
+        self._runs_listing = listing
+        if listing.changed or not self.runs.loaded or self.runs.problem is not None:
+            self.runs.apply(listing.runs)
         self.runs_awaiting()
 
     async def run_command(self, run: Run, command: RunCommand) -> str:

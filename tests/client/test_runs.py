@@ -468,3 +468,24 @@ async def test_workflow_id_is_one_path_segment(harness: Harness, mock: Any) -> N
     )
     await harness.call(harness.client(), "pause_run", "wf/../x", RUN_ID)
     assert route.called
+
+
+async def test_polling_the_feed_again_reads_nothing_when_it_did_not_change(
+    harness: Harness, mock: Any
+) -> None:
+    """A 304 to If-None-Match, or the same bytes from a server without ETags, is the last
+    listing again (``changed`` False): 10,000 runs are not validated on every poll."""
+    route = mock.get(RUNS_URL)
+    route.side_effect = [
+        httpx.Response(200, json={"runs": [OURS]}, headers={"ETag": '"v1"'}),
+        httpx.Response(304, headers={"ETag": '"v1"'}),
+        httpx.Response(200, json={"runs": [OURS, OLDER]}, headers={"ETag": '"v2"'}),
+    ]
+    client = harness.client()
+    first = await harness.call(client, "poll_runs", None)
+    assert first.changed and first.etag == '"v1"' and len(first.runs) == 1
+    again = await harness.call(client, "poll_runs", first)
+    assert route.calls[1].request.headers["if-none-match"] == '"v1"'
+    assert not again.changed and again.runs is first.runs  # the same objects, unread
+    newer = await harness.call(client, "poll_runs", again)
+    assert newer.changed and len(newer.runs) == 2 and newer.etag == '"v2"'
