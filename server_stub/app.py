@@ -204,19 +204,23 @@ async def list_run_pending_tasks(
     return Response(body, media_type="application/json")
 
 
+# The header of an answer replayed for a repeated Idempotency-Key (completions, commands).
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier "
+        "request with the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
 @router.post(
     "/workflows/{workflow_id}/runs/{run_id}/tasks/{task_id}/complete",
     response_model=Completion,
     responses={
         200: {
             "description": "Completed; the run resumed. A replay answers the first response.",
-            "headers": {
-                "Idempotent-Replayed": {
-                    "description": "`true` when this is the stored answer to an earlier "
-                    "request with the same Idempotency-Key.",
-                    "schema": {"type": "string", "enum": ["true"]},
-                }
-            },
+            "headers": _REPLAYED,
         },
         **_errors(401, 403, 404, 409, 422, 503),
     },
@@ -348,13 +352,7 @@ async def get_run_context(
         200: {
             "description": "Applied: the run's status after the command (`draining` for a "
             "graceful stop). A replay answers the first response.",
-            "headers": {
-                "Idempotent-Replayed": {
-                    "description": "`true` when this is the stored answer to an earlier "
-                    "request with the same Idempotency-Key.",
-                    "schema": {"type": "string", "enum": ["true"]},
-                }
-            },
+            "headers": _REPLAYED,
         },
         **_errors(401, 403, 404, 409, 422, 503, text=_RUN_ERROR_TEXT),
     },

@@ -1033,14 +1033,19 @@ class StubState:
     ) -> tuple[bytes, str]:
         """:meth:`pending_body` and a strong ETag for it (its digest, worked out once)."""
         scope = (tenant, frozenset(projects) if projects is not None else None)
-        body = self.pending_body(tenant, projects)
+        return self._tagged(self._tags, scope, self.pending_body(tenant, projects))
+
+    def _tagged(
+        self, tags: dict[Any, tuple[bytes, str]], key: Any, body: bytes
+    ) -> tuple[bytes, str]:
+        """``body`` with its strong ETag, the digest worked out once per body object."""
         with self._lock:
-            known = self._tags.get(scope)
+            known = tags.get(key)
         if known is not None and known[0] is body:
             return known
         tagged = (body, _etag(body))
         with self._lock:
-            self._tags[scope] = tagged
+            tags[key] = tagged
         return tagged
 
     def list_pending(
@@ -1202,14 +1207,7 @@ class StubState:
         """:meth:`runs_body` and a strong ETag for it."""
         body = self.runs_body(tenant, projects, workflow_id=workflow_id)
         key = (tenant, frozenset(projects) if projects is not None else None, workflow_id)
-        with self._lock:
-            known = self._run_tags.get(key)
-        if known is not None and known[0] is body:
-            return known
-        tagged = (body, _etag(body))
-        with self._lock:
-            self._run_tags[key] = tagged
-        return tagged
+        return self._tagged(self._run_tags, key, body)
 
     def list_runs(
         self,

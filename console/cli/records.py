@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 
@@ -142,14 +143,17 @@ def _discard(store: Outbox, key: str, yes: bool) -> None:
 
 
 @click.command()
-@click.option("--since", help="Only decisions since an ISO time or a duration (30m, 12h, 7d).")
+@click.option("--since", help="Only records since an ISO time or a duration (30m, 12h, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="The raw JSON lines.")
 def audit(since: str | None, as_json: bool) -> None:
-    """Every decision the server answered: when, who, what was sent and what was edited."""
-    read = AuditLog.default().read(since=_since(since))
+    """Every decision the server answered, and every run command sent: when, who, what."""
+    read = AuditLog.default().read(since=_since(since), kinds=("decision", "run_command"))
     for record in read.records:
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=True, sort_keys=True))
+            continue
+        if record.get("kind") == "run_command":
+            click.echo(_run_command_line(record))
             continue
         ref = f"{record.get('workflow_id')}/{record.get('run_id')}/{record.get('task_id')}"
         verb = "approved" if record.get("approved") else "rejected"
@@ -164,4 +168,20 @@ def audit(since: str | None, as_json: bool) -> None:
     if read.skipped:
         click.echo(f"({read.skipped} damaged line(s) skipped)", err=True)
     if not read.records and not as_json:
-        click.echo("No decisions recorded" + (" in that period." if since else " yet."))
+        click.echo("Nothing recorded" + (" in that period." if since else " yet."))
+
+
+def _run_command_line(record: dict[str, Any]) -> str:
+    """``<at>  stop     wf/run_…  (graceful) [applied: stopped] by alice@box``."""
+    params = record.get("params") or {}
+    mode = f" ({clean(str(params['mode']), multiline=False)})" if params.get("mode") else ""
+    ref = clean(f"{record.get('workflow_id')}/{record.get('run_id')}", multiline=False)
+    outcome = clean(str(record.get("outcome")), multiline=False)
+    status = record.get("status")
+    if status:
+        outcome += f": {clean(str(status), max_len=30, multiline=False)}"
+    return (
+        f"{clean(str(record.get('at')), multiline=False)}  "
+        f"{clean(str(record.get('command')), max_len=8, multiline=False):<8} {ref}{mode}  "
+        f"[{outcome}] by {clean(str(record.get('operator')), multiline=False)}"
+    )

@@ -517,6 +517,9 @@ def test_pause_sends_the_documented_command_and_audits_it(run: Invoke, platform:
     assert (line["outcome"], line["status"]) == ("applied", "paused")
     assert line["idempotency_key"] == sent.headers["Idempotency-Key"]
     assert line["tenant"] == "acme" and line["base_url"] == platform.url and "operator" in line
+    listed = run("audit")  # the audit command lists run commands beside decisions
+    assert listed.exit_code == 0, listed.stderr
+    assert "pause    wf_pr_review/run_7f3a0000aaaa  [applied: paused] by " in listed.stdout
 
 
 @pytest.mark.parametrize(
