@@ -3,7 +3,7 @@
 Both sides over real loopback HTTP (two stubs in threads: n tasks, n runs, on a stopped clock),
 read by the console's own code, interleaved, median of ``repeat``:
 
-* **runs feed read** – ``poll_runs`` of a changed feed (every run validated) against
+* **runs feed read** – ``poll_runs`` of a changed feed (every run decoded) against
   ``poll_pending_tasks`` of a changed listing of as many tasks;
 * **runs feed, unchanged** – the 304 path of ``poll_runs`` (what every 3 s costs while nothing
   changes), against the same for tasks;

@@ -8,6 +8,7 @@ from ._light import FieldType, TaskReport, UnreadableTask, reject_result
 from ._logs import RedactingFilter, install_redaction
 from ._net import is_loopback_url, proxy_for
 from ._retry import RetryPolicy
+from ._run_feed import ListedRun, RunFeed, RunNames
 from ._runs import (
     FAILURE_CODES,
     RunListing,
@@ -97,6 +98,7 @@ __all__ = [
     "ConflictError",
     "FieldType",
     "InvalidIdError",
+    "ListedRun",
     "ListedTask",
     "NotFoundError",
     "PayloadField",
@@ -109,7 +111,9 @@ __all__ = [
     "RunCommandResult",
     "RunContext",
     "RunEvent",
+    "RunFeed",
     "RunListing",
+    "RunNames",
     "RunStatus",
     "Secret",
     "ServerError",

@@ -17,6 +17,7 @@ from ._base import BaseClient, Endpoint, Outcome, Send, check_address
 from ._body import BodyProblem
 from ._light import TaskReport, reject_result
 from ._net import Budget, DeadlineExceeded, scrub_frames, verifying_tls
+from ._run_feed import RunFeed
 from ._runs import RunListing, StopMode
 from ._stream import StreamUnavailableError, run_events, stream_url
 from ._task_list import TaskListing, Tasks
@@ -145,7 +146,7 @@ class AsyncCommandCenterClient(BaseClient[httpx.AsyncClient]):
         """
         return await self._run(self._ep_list_runs())
 
-    async def poll_runs(self, since: RunListing | None = None) -> RunListing:
+    async def poll_runs(self, since: RunFeed | None = None) -> RunFeed:
         """The runs feed, compared with ``since`` (see the blocking client's ``poll_runs``)."""
         return await self._run(self._ep_poll_runs(since))
 

@@ -129,11 +129,6 @@ class RunListing:
     runs: tuple[Run, ...]
     total: int | None = None
     unreadable: tuple[UnreadableRun, ...] = field(default=())
-    # For the next poll (poll_runs): the answer's entity tag and body, and whether this answer
-    # differed from the one it was polled against (False: the same runs, nothing re-read).
-    etag: str | None = None
-    body: bytes | None = field(default=None, repr=False)
-    changed: bool = True
 
 
 _JSON_TYPES: Final = {dict: "object", list: "array", str: "string", bool: "boolean"}

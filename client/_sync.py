@@ -25,6 +25,7 @@ from ._net import (
     scrub_frames,
     verifying_tls,
 )
+from ._run_feed import RunFeed
 from ._runs import RunListing, StopMode
 from ._task_list import TaskListing, Tasks
 
@@ -145,7 +146,7 @@ class CommandCenterClient(BaseClient[httpx.Client]):
         """
         return self._run(self._ep_list_runs())
 
-    def poll_runs(self, since: RunListing | None = None) -> RunListing:
+    def poll_runs(self, since: RunFeed | None = None) -> RunFeed:
         """The runs feed, compared with ``since`` (the last answer): unchanged, it is ``since``
         again with ``changed=False`` (a 304, or the same bytes), and nothing is re-read."""
         return self._run(self._ep_poll_runs(since))

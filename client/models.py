@@ -31,11 +31,11 @@ from ._light import (
     TaskNames,
     TaskReport,
     UnreadableTask,
-    WorkflowNames,
     loose_time,
     reject_result,
     short_run_id,
 )
+from ._run_feed import RunNames
 from ._runs import (
     FAILURE_CODES,
     RunListing,
@@ -441,7 +441,7 @@ class EventList(_Tolerant):
 # -- runs (API.md parts 1b, 2 and 3b) --------------------------------------------------------
 
 
-class Run(WorkflowNames, _Tolerant):
+class Run(RunNames, _Tolerant):
     """A run of the runs feed, in our contract's shape or the older spec's.
 
     ``status`` is the word as sent (stripped): an unknown one is shown, never an error;
@@ -501,37 +501,6 @@ class Run(WorkflowNames, _Tolerant):
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         return value if isinstance(value, int) and value >= 0 else None
-
-    @property
-    def state(self) -> RunStatus:
-        return run_state(self.status)
-
-    @property
-    def active(self) -> bool:
-        return self.state.active
-
-    @property
-    def terminal(self) -> bool:
-        return self.state.terminal
-
-    @property
-    def short_id(self) -> str:
-        """The run id as the platform's console shows it (the tasks' short run ids' rule)."""
-        return short_run_id(self.id)
-
-    @property
-    def changed_at(self) -> datetime | None:
-        """When the run last changed, as far as known: ``updated_at``, else ``started_at``."""
-        return self.updated_at or self.started_at
-
-    @property
-    def failure_meaning(self) -> str | None:
-        return failure_meaning(self.failure_code)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """The run's address: (workflow_id, run_id)."""
-        return (self.workflow_id, self.id)
 
 
 class RunList(_Tolerant):

@@ -42,7 +42,7 @@ from .services import ConsoleServices, RunCommandRefused
 if TYPE_CHECKING:
     from textual.command import Provider
 
-    from client import Run, Task
+    from client import RunNames, Task
 
     from .bulk import BatchPlan
     from .run_commands import RunCommand
@@ -242,7 +242,7 @@ class CommandCenterApp(App[None]):
             screen.post_message(RunsChanged())
 
     @work(group="run-commands")
-    async def send_run_command(self, run: Run, command: RunCommand) -> None:
+    async def send_run_command(self, run: RunNames, command: RunCommand) -> None:
         """One run command, said in a notification; the feed is read again to confirm it."""
         services = self.services
         self._broadcast_runs()  # the row says "⟳ pausing…" at once

@@ -23,7 +23,7 @@ from client import (
 from .safe_text import clean
 
 if TYPE_CHECKING:
-    from client import Run
+    from client import RunNames
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def status_text(status: str | None) -> str:
     return shown
 
 
-def why_refused(command: str, mode: str | None, now: Run | None) -> str:
+def why_refused(command: str, mode: str | None, now: RunNames | None) -> str:
     """A 409 explained from the run's status as the feed shows it after the refusal."""
     if now is None:
         return "the runs feed does not list the run now"
@@ -122,7 +122,7 @@ def why_refused(command: str, mode: str | None, now: Run | None) -> str:
 _ACTIVE = {"running", "pending", "queued", "starting"}
 
 
-def commands_for(run: Run, *, awaiting: bool = False) -> list[RunCommand]:
+def commands_for(run: RunNames, *, awaiting: bool = False) -> list[RunCommand]:
     """What the run's status allows, in menu order. A run waiting on a human task resumes
     when the task is decided, not by ``resume``; it can still be stopped."""
     state = run.state.value
@@ -135,7 +135,7 @@ def commands_for(run: Run, *, awaiting: bool = False) -> list[RunCommand]:
     return []
 
 
-def nothing_to_do(run: Run) -> str:
+def nothing_to_do(run: RunNames) -> str:
     """Why a run offers no command (it has ended), in words."""
     state = run.state.value
     if state == "stopped":

@@ -23,7 +23,7 @@ from .filter_query import Kind, Query, Term, parse
 from .inbox_model import SortKey
 
 if TYPE_CHECKING:
-    from client import Run
+    from client import RunNames
 
 RunKey = tuple[str, str]  # (workflow_id, run_id)
 
@@ -75,13 +75,13 @@ class RunRow(msgspec.Struct, gc=False, eq=False):
     """One run as a section shows it, with the text the filter searches."""
 
     key: RunKey
-    run: Run
+    run: RunNames
     started: float  # POSIX seconds; +inf when unknown
     changed: float  # the last change (or the start); +inf when unknown
     _search: str | None = None
 
     @classmethod
-    def of(cls, run: Run) -> RunRow:
+    def of(cls, run: RunNames) -> RunRow:
         started = _stamp(run.started_at)
         changed = _stamp(run.updated_at) if run.updated_at is not None else started
         return cls((run.workflow_id, run.id), run, started, changed)
@@ -143,7 +143,7 @@ class RunsModel:
 
     # -- the feed ----------------------------------------------------------------------------
 
-    def apply(self, runs: Iterable[Run]) -> None:
+    def apply(self, runs: Iterable[RunNames]) -> None:
         """The runs of a fresh feed; commands the feed now confirms are settled."""
         rows = {}
         for run in runs:
@@ -255,7 +255,7 @@ class RunsModel:
             self._views[key] = view
         return view
 
-    def get(self, key: RunKey) -> Run | None:
+    def get(self, key: RunKey) -> RunNames | None:
         row = self._rows.get(key)
         return row.run if row is not None else None
 

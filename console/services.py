@@ -46,7 +46,7 @@ from .settings import ConsoleSettings
 from .unreadable_tasks import stand_in
 
 if TYPE_CHECKING:
-    from client import Run, RunContext, RunEvent, RunListing, Task
+    from client import RunContext, RunEvent, RunFeed, RunNames, Task
 
     from .bulk import BatchPlan
     from .draft_store import DraftStore
@@ -117,7 +117,7 @@ class ConsoleServices:
         self.inbox = InboxModel(stalled_after=settings.stalled_after, clock=clock)
         # The Command Center's runs (GET /v1/runs), polled with the inbox.
         self.runs = RunsModel(clock=clock)
-        self._runs_listing: RunListing | None = None  # the last feed, for the next poll
+        self._runs_listing: RunFeed | None = None  # the last feed, for the next poll
         self._awaiting_of: object = None  # the inbox generation the runs' "awaiting" came from
         self.run_audit_problem: str | None = None  # why the last run command's line failed
         self.connection = ConnectionState()
@@ -228,7 +228,7 @@ class ConsoleServices:
             self.runs.apply(listing.runs)
         self.runs_awaiting()
 
-    async def run_command(self, run: Run, command: RunCommand) -> str:
+    async def run_command(self, run: RunNames, command: RunCommand) -> str:
         """Send one run command; the sentence that says what happened (raises the client's
         errors, a conflict explained from the run's status). Audited either way."""
         from client import APIError, ConflictError
@@ -274,7 +274,7 @@ class ConsoleServices:
             return f"The platform says the run is {status_text(answer.status)} now."
         return "The platform took it; the runs feed will show the new status."
 
-    def _audit_run(self, run: Run, command: RunCommand, **how: Any) -> None:
+    def _audit_run(self, run: RunNames, command: RunCommand, **how: Any) -> None:
         """Who, when, which run, which command, how it ended: one audit line (never raises:
         the command is already sent; a failed line is said in the notification)."""
         try:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 if TYPE_CHECKING:
-    from client import Run, Task
+    from client import RunNames, Task
 
     from ..app import CommandCenterApp
     from ..inbox_model import RowDiff, TaskKey
@@ -67,7 +67,7 @@ class ConsoleScreen(Screen[None]):
         self.app.bell()
         self.app.push_screen(NoticeScreen(title, message))
 
-    def control_run(self, run: Run | None) -> None:
+    def control_run(self, run: RunNames | None) -> None:
         """``c``: the run's commands, then a confirmation, then the request (a worker)."""
         from ..run_commands import commands_for, nothing_to_do
         from .modals import ConfirmScreen

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Collapsible, Static
 
-from client import APIError, InvalidIdError, Run, RunEvent, Task
+from client import APIError, InvalidIdError, RunEvent, RunNames, Task
 
 from ..error_text import describe_error
 from ..inbox_model import format_age
@@ -163,7 +163,7 @@ def latest_state(events: list[RunEvent], after: datetime | None) -> str | None:
 
 
 def run_summary(
-    run: Run | None, now: datetime, command: str | None, events: list[RunEvent] | None = None
+    run: RunNames | None, now: datetime, command: str | None, events: list[RunEvent] | None = None
 ) -> Text:
     """The status line of the run view's top: status in words, failure code and meaning, ages."""
     from client import failure_meaning
@@ -283,7 +283,7 @@ class RunScreen(ConsoleScreen):
     def runs_changed(self) -> None:
         self._show_status()
 
-    def _run(self) -> Run | None:
+    def _run(self) -> RunNames | None:
         return self.services.runs.get((self.workflow_id, self.run_id))
 
     def _show_status(self) -> None:

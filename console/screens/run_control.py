@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from textual import events
     from textual.app import ComposeResult
 
-    from client import Run
+    from client import RunNames
 
 
-def run_line(run: Run) -> str:
+def run_line(run: RunNames) -> str:
     name = clean(run.workflow_label, max_len=40, multiline=False)
     return f"Run {clean(run.id, max_len=40, multiline=False)} of workflow {name} ({run.status})"
 
@@ -39,7 +39,7 @@ class RunControlScreen(ModalScreen[RunCommand | None]):
         Binding("escape", "cancel", "Cancel", id="control.cancel"),
     ]
 
-    def __init__(self, run: Run, *, awaiting: bool = False) -> None:
+    def __init__(self, run: RunNames, *, awaiting: bool = False) -> None:
         super().__init__()
         self.run = run
         self.options = {c.key: c for c in commands_for(run, awaiting=awaiting)}
@@ -74,7 +74,7 @@ class RunControlScreen(ModalScreen[RunCommand | None]):
         self.dismiss(None)
 
 
-def confirm_lines(run: Run, command: RunCommand) -> list[str]:
+def confirm_lines(run: RunNames, command: RunCommand) -> list[str]:
     body = json.dumps(command.body(run.id), ensure_ascii=False)
     return [
         run_line(run),

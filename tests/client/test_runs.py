@@ -20,6 +20,7 @@ from client import (
     APIResponseValidationError,
     ConflictError,
     InvalidIdError,
+    ListedRun,
     NotFoundError,
     PermissionDeniedError,
     Run,
@@ -489,3 +490,8 @@ async def test_polling_the_feed_again_reads_nothing_when_it_did_not_change(
     assert not again.changed and again.runs is first.runs  # the same objects, unread
     newer = await harness.call(client, "poll_runs", again)
     assert newer.changed and len(newer.runs) == 2 and newer.etag == '"v2"'
+    # Our shape is read by msgspec; the older one (run_id, cancelled) by the tolerant models,
+    # into the same light heads with the same meaning.
+    assert all(isinstance(run, ListedRun) for run in (*first.runs, *newer.runs))
+    assert [run.state for run in newer.runs] == [RunStatus.PAUSED, RunStatus.STOPPED]
+    assert newer.runs[1].id == "run_29d8e7a4c0f6" and newer.runs[1].short_id == "run_29d8"
