@@ -57,6 +57,9 @@ PREVIEW_SIDE_WIDTH = 140
 PREVIEW_PAUSE = 0.03
 
 
+_TASK_ONLY_KEYS = frozenset({"approve", "reject", "edit", "mark"})
+
+
 def _failure_text(code: str | None) -> str:
     """A failure code with its meaning from the platform's docs: ``MCP_TOOL_FAILED – …``."""
     from client import failure_meaning
@@ -525,10 +528,18 @@ class InboxScreen(TaskScreen):
     def action_previous_section(self) -> None:
         self.show_section(Section((self.section - 2) % len(Section) + 1))
 
+    def key_bar_hidden(self) -> frozenset[str]:
+        """Actions the key bar leaves out: in a runs section, the tasks' keys (they still
+        answer, with a refusal in words; they just take no room there)."""
+        if self.section is Section.APPROVAL:
+            return frozenset()
+        return _TASK_ONLY_KEYS
+
     def show_section(self, section: Section) -> None:
         if section is self.section:
             return
         self.section = section
+        self.query_one(KeyBar).refresh()
         runs = section is not Section.APPROVAL
         self.query_one("#inbox-body").display = not runs
         self.query_one(RunTable).display = runs

@@ -70,7 +70,9 @@ class KeyBar(Widget):
         palette_key = app.COMMAND_PALETTE_BINDING if app.ENABLE_COMMAND_PALETTE else None
         keys: list[_Key] = []
         palette: _Key | None = None
-        actions: set[str] = set()
+        # What the screen's current view has no use for (tasks' keys in a runs section).
+        hidden = getattr(self.screen, "key_bar_hidden", None)
+        actions: set[str] = set(hidden() if callable(hidden) else ())
         for key, (_node, binding, enabled, _tip) in self.screen.active_bindings.items():
             entry = _Key(binding.key, app.get_key_display(binding), binding.description, enabled)
             if key == palette_key:

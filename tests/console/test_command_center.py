@@ -144,7 +144,13 @@ async def test_decisions_are_refused_in_a_runs_section_and_the_keys_after_go_now
     app = make_console()
     async with app.run_test(size=(120, 40)) as pilot:
         await runs_loaded(app, pilot)
-        await pilot.press("2", "a", "y", "x")
+        from console.widgets.key_bar import KeyBar
+
+        assert "Approve" in str(app.screen.query_one(KeyBar).render())
+        await pilot.press("2")
+        keys = str(app.screen.query_one(KeyBar).render())
+        assert "Control" in keys and "Approve" not in keys and "Mark" not in keys
+        await pilot.press("a", "y", "x")  # not shown, but still answered: in words
         assert isinstance(app.screen, NoticeScreen)
         assert "Decisions are made on tasks" in app.screen.message
         await pilot.press("escape")
