@@ -338,14 +338,14 @@ class CommandCenterApp(App[None]):
                 try:
                     released = services.release_for_batch(entry)
                 except OutboxError as exc:
-                    tally.failed_to_send(entry.task_key, entry.title, clean(str(exc)))
+                    tally.failed_to_send(entry.title, clean(str(exc)))
                     return
                 if released is None:
                     return  # undone: counted by the undo
                 try:
                     settlement = await services.send(released)
                 except NotRecorded as exc:
-                    tally.failed_to_send(entry.task_key, entry.title, str(exc))
+                    tally.failed_to_send(entry.title, str(exc))
                     return
                 tally.add(settlement)
                 self._settle(settlement)

@@ -9,7 +9,7 @@ and why, and counts the outcomes for the summary; the app records and sends.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .safe_text import clean
@@ -99,7 +99,6 @@ class BatchTally:
     undone: int = 0
     not_recorded: int = 0
     first_failure: str | None = None
-    failed_keys: list[TaskKey] = field(default_factory=list)
 
     @property
     def settled(self) -> int:
@@ -119,15 +118,13 @@ class BatchTally:
             self.queued += 1
         else:
             self.failed += 1
-            self.failed_keys.append(settlement.entry.task_key)
             if self.first_failure is None:
                 title = clean(settlement.entry.title, max_len=40, multiline=False)
                 self.first_failure = f"{title}: {settlement.message}"
 
-    def failed_to_send(self, key: TaskKey, title: str, reason: str) -> None:
+    def failed_to_send(self, title: str, reason: str) -> None:
         """The attempt could not even be made (the outbox refused to record its outcome)."""
         self.failed += 1
-        self.failed_keys.append(key)
         if self.first_failure is None:
             self.first_failure = f"{clean(title, max_len=40, multiline=False)}: {reason}"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -141,3 +142,13 @@ def parse(text: str) -> Query:
         elif term is not None:
             problems.append(term)
     return Query(tuple(terms), tuple(problems))
+
+
+def word_hits(words: Sequence[Term], texts: Sequence[str]) -> list[bool]:
+    """Which of ``texts`` (case-folded search texts) hold every positive word of ``words``
+    and none of the negated ones: the scan of a filter keystroke, for tasks and runs alike."""
+    if len(words) == 1 and not words[0].negated:
+        word = str(words[0].value)
+        return [word in text for text in texts]
+    pairs = [(str(w.value), w.negated) for w in words]
+    return [all((word in text) is not negated for word, negated in pairs) for text in texts]

@@ -24,7 +24,7 @@ import msgspec
 from client import ListedTask
 
 from ._view_rows import ViewRows, positions
-from .filter_query import Kind, Query, Term, parse
+from .filter_query import Kind, Query, Term, parse, word_hits
 
 if TYPE_CHECKING:
     from client import Task
@@ -192,15 +192,6 @@ def _cut(items: tuple[_T, ...], at: int) -> tuple[_T, ...]:
 def _folded(name: str) -> str:
     """A name as the filter compares it; names repeat across rows, each folded once."""
     return name.casefold()
-
-
-def _word_hits(words: Sequence[Term], texts: Sequence[str]) -> list[bool]:
-    """Which of ``texts`` hold every positive word and none of the negated ones."""
-    if len(words) == 1 and not words[0].negated:
-        word = str(words[0].value)
-        return [word in text for text in texts]
-    pairs = [(str(w.value), w.negated) for w in words]
-    return [all((word in text) is not negated for word, negated in pairs) for text in texts]
 
 
 def _search_texts(rows: Iterable[InboxRow]) -> Texts:
@@ -572,7 +563,7 @@ class InboxModel:
             places = range(start, stop) if at is None else at[start:stop]
             hits: list[bool] | None = None
             if texts_at is not None:
-                hits = _word_hits(words, texts_at(start, stop))
+                hits = word_hits(words, texts_at(start, stop))
             if tests:
                 chunk = ordered[start:stop] if at is None else [ordered[i] for i in places]
                 for test in tests:
@@ -727,12 +718,6 @@ class InboxModel:
         if added:
             self._marks_version += 1
         return added
-
-    def unmark(self, keys: Iterable[TaskKey]) -> None:
-        before = len(self._marks)
-        self._marks.difference_update(keys)
-        if len(self._marks) != before:
-            self._marks_version += 1
 
     def clear_marks(self) -> int:
         count = len(self._marks)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ._view_rows import ViewRows, positions
-from .filter_query import Kind, Query, Term, parse
+from .filter_query import Kind, Query, Term, parse, word_hits
 from .inbox_model import SortKey
 
 if TYPE_CHECKING:
@@ -82,9 +82,7 @@ class RunRow(msgspec.Struct, gc=False, eq=False):
 
     @classmethod
     def of(cls, run: RunNames) -> RunRow:
-        started = _stamp(run.started_at)
-        changed = _stamp(run.updated_at) if run.updated_at is not None else started
-        return cls((run.workflow_id, run.id), run, started, changed)
+        return cls(run.key, run, _stamp(run.started_at), _stamp(run.changed_at))
 
     @property
     def search_text(self) -> str:
@@ -238,13 +236,12 @@ class RunsModel:
             ordered = known[0]
             if not query:
                 view = ViewRows(ordered, by)
-            elif all(t.kind is Kind.WORD and not t.negated for t in query.terms):
+            elif all(t.kind is Kind.WORD for t in query.terms):
                 texts = known[1]
                 if len(texts) != len(ordered):  # made on the first filter of this sort
                     texts = tuple([row.search_text for row in ordered])
                     self._ordered[(section, self.sort)] = (ordered, texts)
-                words = [str(t.value) for t in query.terms]
-                hits = [all(w in text for w in words) for text in texts]
+                hits = word_hits(query.terms, texts)
                 view = ViewRows(ordered, by, positions(compress(range(len(ordered)), hits)))
             else:
                 now = self.clock().timestamp()
@@ -262,13 +259,6 @@ class RunsModel:
     def command_of(self, key: RunKey) -> str | None:
         entry = self.commands.get(key)
         return COMMAND_LOOK[entry[0]] if entry is not None else None
-
-    @property
-    def total(self) -> int:
-        return len(self._rows)
-
-    def runs(self) -> Mapping[RunKey, RunRow]:
-        return self._rows
 
 
 def _term_matches(row: RunRow, term: Term, now: float) -> bool:
